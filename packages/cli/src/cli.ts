@@ -1,0 +1,58 @@
+import { down, status, up } from '@cdc-cache/local-stack';
+import { formatServerTable } from './commands/status.js';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unhealthy: 3 } as const;
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+const HELP = `cdc-cache: keeps Redis, Memcached and Elasticsearch in step with PostgreSQL.
+
+Usage: cdc-cache <command> [options]
+
+Commands:
+  up        start the local stack (installs servers on first use) and wait until healthy
+  down      stop everything 'up' started
+  status    show each server: port, pid, version, health (exit 3 if any is unhealthy)
+
+Options:
+  -h, --help  show this help
+
+Exit codes: 0 ok, 1 failed, 2 usage error, 3 unhealthy.
+`;
+
+export async function runCli(argv: string[], io: { out: Output; err: Output }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.out.write(HELP);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    io.out.write(HELP);
+    return EXIT.ok;
+  }
+  const log = (line: string) => io.err.write(`${line}\n`);
+  try {
+    switch (command) {
+      case 'up':
+        await up({ log });
+        return EXIT.ok;
+      case 'down':
+        await down({ log });
+        return EXIT.ok;
+      case 'status': {
+        const servers = await status();
+        io.out.write(formatServerTable(servers));
+        return servers.every((server) => server.healthy) ? EXIT.ok : EXIT.unhealthy;
+      }
+      default:
+        io.err.write(`cdc-cache: unknown command "${command}"; run 'cdc-cache --help' for the list\n`);
+        return EXIT.usage;
+    }
+  } catch (error) {
+    io.err.write(`cdc-cache ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+}

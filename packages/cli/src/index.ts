@@ -1,0 +1,1 @@
+export { EXIT, runCli } from './cli.js';

@@ -1,0 +1,18 @@
+export type { KnownRelation, SourceItem, ValueMode } from './pgoutput/change-assembler.js';
+export { ChangeAssembler } from './pgoutput/change-assembler.js';
+export { decodePgoutput } from './pgoutput/decode.js';
+export type { ColumnValue, PgoutputMessage } from './pgoutput/messages.js';
+export { FlushTracker } from './flush-tracker.js';
+export type { PostgresSourceOptions, SourceFrame } from './postgres-source.js';
+export { PostgresSource } from './postgres-source.js';
+export type { StreamFrame } from './replication-stream.js';
+export { ReplicationStream } from './replication-stream.js';
+export type { SlotState, TableDescription } from './source-setup.js';
+export {
+  checkReplicaIdentity,
+  describeTables,
+  ensurePublication,
+  ensureSlot,
+  SourceError,
+  splitTableName,
+} from './source-setup.js';

@@ -16,3 +16,6 @@ export {
   SourceError,
   splitTableName,
 } from './source-setup.js';
+export type { SlotHealth } from './slot-health.js';
+export { emitHeartbeat, HEARTBEAT_PREFIX, slotHealth } from './slot-health.js';
+export { SlotLock } from './slot-lock.js';

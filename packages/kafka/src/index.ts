@@ -1,0 +1,9 @@
+export type {
+  ConsumedMessage,
+  Consumer,
+  ConsumerBatch,
+  KafkaConnection,
+  Producer,
+  ProducerRecord,
+  TopicAdmin,
+} from './types.js';

@@ -19,3 +19,14 @@ export {
 export type { SlotHealth } from './slot-health.js';
 export { emitHeartbeat, HEARTBEAT_PREFIX, slotHealth } from './slot-health.js';
 export { SlotLock } from './slot-lock.js';
+export type { Queryable } from './queryable.js';
+export { convertValue } from './pgoutput/change-assembler.js';
+export type { SnapshotProgress, SnapshotRunnerOptions } from './snapshot/snapshot-runner.js';
+export {
+  ensureSnapshotTable,
+  requestInitialSnapshots,
+  requestSnapshot,
+  SnapshotRunner,
+} from './snapshot/snapshot-runner.js';
+export type { SnapshotChunk, Watermark } from './snapshot/watermarks.js';
+export { WATERMARK_PREFIX, WatermarkCoordinator } from './snapshot/watermarks.js';

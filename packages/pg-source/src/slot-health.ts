@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from './queryable.js';
 
 export interface SlotHealth {
   /** WAL between the server's current position and what the slot's consumer confirmed. */
@@ -9,7 +9,7 @@ export interface SlotHealth {
   confirmedLsn: string | null;
 }
 
-export async function slotHealth(db: pg.ClientBase, slot: string): Promise<SlotHealth | null> {
+export async function slotHealth(db: Queryable, slot: string): Promise<SlotHealth | null> {
   const { rows } = await db.query<{
     lag: string | null;
     retained: string | null;
@@ -40,6 +40,6 @@ export const HEARTBEAT_PREFIX = 'cdc_cache.heartbeat';
  * so on an idle database (or one whose writes go to other tables) the slot still advances
  * and retained WAL stays bounded.
  */
-export async function emitHeartbeat(db: pg.ClientBase): Promise<void> {
+export async function emitHeartbeat(db: Queryable): Promise<void> {
   await db.query('SELECT pg_logical_emit_message(true, $1, $2)', [HEARTBEAT_PREFIX, new Date().toISOString()]);
 }

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type { Queryable } from './queryable.js';
 import { quoteIdent, quoteLiteral } from './replication-stream.js';
 
 /** A configuration or permission problem at the source: one line, what, where, what to do. */
@@ -38,7 +38,7 @@ export interface TableDescription {
  * columns that exist). `keyColumnsByTable` overrides the key for tables without one.
  */
 export async function describeTables(
-  db: pg.ClientBase,
+  db: Queryable,
   tables: string[],
   keyColumnsByTable: Record<string, string[]> = {},
 ): Promise<TableDescription[]> {
@@ -120,7 +120,7 @@ export function checkReplicaIdentity(table: TableDescription, neededOldColumns: 
 }
 
 /** Creates the publication for the tables, or adds the tables it lacks. */
-export async function ensurePublication(db: pg.ClientBase, publication: string, tables: string[]): Promise<void> {
+export async function ensurePublication(db: Queryable, publication: string, tables: string[]): Promise<void> {
   const quoted = tables.map((name) => {
     const [schema, table] = splitTableName(name);
     return `${quoteIdent(schema)}.${quoteIdent(table)}`;
@@ -163,7 +163,7 @@ export interface SlotState {
 }
 
 /** Creates the logical slot (pgoutput) if missing; refuses a slot of another plugin or one in use. */
-export async function ensureSlot(db: pg.ClientBase, slot: string): Promise<SlotState> {
+export async function ensureSlot(db: Queryable, slot: string): Promise<SlotState> {
   const wal = await db.query<{ wal_level: string }>('SHOW wal_level');
   if (wal.rows[0]?.wal_level !== 'logical') {
     throw new SourceError(
@@ -225,12 +225,12 @@ export function splitTableName(name: string): [string, string] {
   return [name.slice(0, dot), name.slice(dot + 1)];
 }
 
-async function currentDatabase(db: pg.ClientBase): Promise<string> {
+async function currentDatabase(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ db: string }>('SELECT current_database() AS db');
   return rows[0]!.db;
 }
 
-async function columnNames(db: pg.ClientBase, oid: number): Promise<string[]> {
+async function columnNames(db: Queryable, oid: number): Promise<string[]> {
   const { rows } = await db.query<{ attname: string }>(
     'SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
     [oid],
@@ -238,7 +238,7 @@ async function columnNames(db: pg.ClientBase, oid: number): Promise<string[]> {
   return rows.map((row) => row.attname);
 }
 
-async function indexColumns(db: pg.ClientBase, oid: number, flag: 'indisprimary' | 'indisreplident'): Promise<string[]> {
+async function indexColumns(db: Queryable, oid: number, flag: 'indisprimary' | 'indisreplident'): Promise<string[]> {
   const { rows } = await db.query<{ attname: string }>(
     `SELECT a.attname FROM pg_index i
        JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) ON true

@@ -166,27 +166,7 @@ export class ChangeAssembler {
   }
 
   private convert(text: string, typeOid: number): unknown {
-    if (this.valueMode === 'text') return text;
-    switch (typeOid) {
-      case BOOL:
-        return text === 't';
-      case INT2:
-      case INT4:
-      case OID:
-        return Number(text);
-      case FLOAT4:
-      case FLOAT8: {
-        // NaN and ±Infinity have no JSON number: they stay text.
-        const number = Number(text);
-        return Number.isFinite(number) ? number : text;
-      }
-      case JSON_OID:
-      case JSONB:
-        return JSON.parse(text);
-      default:
-        // int8 and numeric stay strings: a JS number would silently lose precision.
-        return text;
-    }
+    return convertValue(text, typeOid, this.valueMode);
   }
 
   private requireRelation(oid: number): KnownRelation {
@@ -198,6 +178,33 @@ export class ChangeAssembler {
   private requireTransaction(what: string): { commitLsn: Lsn; commitTime: string; xid: number; seq: number } {
     if (!this.transaction) throw new Error(`pgoutput: ${what} outside a transaction (no Begin message)`);
     return this.transaction;
+  }
+}
+
+/**
+ * A column's text value as it appears in a row image: as sent in text mode; in parsed mode,
+ * JSON types where the conversion is lossless (bigint and numeric stay strings).
+ */
+export function convertValue(text: string, typeOid: number, valueMode: ValueMode): unknown {
+  if (valueMode === 'text') return text;
+  switch (typeOid) {
+    case BOOL:
+      return text === 't';
+    case INT2:
+    case INT4:
+    case OID:
+      return Number(text);
+    case FLOAT4:
+    case FLOAT8: {
+      // NaN and ±Infinity have no JSON number: they stay text.
+      const number = Number(text);
+      return Number.isFinite(number) ? number : text;
+    }
+    case JSON_OID:
+    case JSONB:
+      return JSON.parse(text);
+    default:
+      return text;
   }
 }
 

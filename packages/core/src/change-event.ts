@@ -61,7 +61,8 @@ function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
     const sorted: Record<string, unknown> = {};
-    for (const name of Object.keys(value).sort()) sorted[name] = sortKeys((value as Record<string, unknown>)[name]);
+    for (const name of Object.keys(value).sort())
+      sorted[name] = sortKeys((value as Record<string, unknown>)[name]);
     return sorted;
   }
   return value;

@@ -200,6 +200,14 @@ const postgresSchema = z
     heartbeatIntervalMs: z.int().min(100).max(3_600_000).default(10_000).meta({
       description: 'How often the worker writes a heartbeat so an idle slot still advances, in ms.',
     }),
+    keyColumns: z
+      .record(tableName, z.array(columnName).min(1))
+      .default({})
+      .meta({
+        description:
+          'Key columns for tables without a primary key (schema.table -> columns). Events of such a table are keyed by these columns; they must identify a row.',
+        examples: [{ 'public.events': ['tenant_id', 'event_id'] }],
+      }),
     snapshot: snapshotSchema,
   })
   .meta({ description: 'The PostgreSQL database whose changes are captured.' });

@@ -115,7 +115,7 @@ describe('parseConfig', () => {
           'tables: [public.users, public.orders]\n    colour: blue',
         ),
         [
-          'config.yaml: source.postgres.colour: unknown option; remove it (options under source.postgres: url, password, slot, publication, tables, heartbeatIntervalMs, snapshot)',
+          'config.yaml: source.postgres.colour: unknown option; remove it (options under source.postgres: url, password, slot, publication, tables, heartbeatIntervalMs, keyColumns, snapshot)',
         ],
       ],
       [

@@ -92,7 +92,7 @@ export class ChangeAssembler {
       }
       case 'update': {
         const relation = this.requireRelation(message.relationOid);
-        const before = message.oldTuple ? this.rowImage(relation, message.oldTuple, null).row : null;
+        const before = message.oldTuple ? this.oldImage(relation, message.oldKind, message.oldTuple) : null;
         const { row: after, unchanged } = this.rowImage(
           relation,
           message.newTuple,
@@ -102,7 +102,7 @@ export class ChangeAssembler {
       }
       case 'delete': {
         const relation = this.requireRelation(message.relationOid);
-        const before = this.rowImage(relation, message.oldTuple, null).row;
+        const before = this.oldImage(relation, message.oldKind, message.oldTuple);
         return [this.change('d', relation, lsn, pick(before, relation.keyColumns), before, null, [])];
       }
       case 'truncate':
@@ -141,6 +141,20 @@ export class ChangeAssembler {
       unchangedToast,
     };
     return { kind: 'change', event };
+  }
+
+  /**
+   * The old row: whole (REPLICA IDENTITY FULL) or only its identity columns. pgoutput sends
+   * the other columns of a key-only tuple as null; they are left out, since they were not null.
+   */
+  private oldImage(relation: KnownRelation, kind: 'key' | 'old' | null, tuple: ColumnValue[]): RowImage {
+    const { row } = this.rowImage(relation, tuple, null);
+    if (kind !== 'key') return row;
+    const identity: RowImage = {};
+    relation.columns.forEach((column) => {
+      if (column.isIdentity && column.name in row) identity[column.name] = row[column.name];
+    });
+    return identity;
   }
 
   /**

@@ -208,12 +208,12 @@ describe('ChangeAssembler', () => {
     });
   });
 
-  it('keys a delete by the old row and a truncate by nothing', () => {
+  it('keys a delete by the old key (leaving out the columns it does not carry) and a truncate by nothing', () => {
     const assembled = assembler();
     const del = new Writer().byte('D').int32(16384).byte('K').int16(3).text('7').byte('n').byte('n').build();
     const truncate = new Writer().byte('T').int32(1).int8(0).int32(16384).build();
     expect(assembled.accept(decodePgoutput(del), '1/F8')[0]).toMatchObject({
-      event: { op: 'd', key: { id: '7' }, before: { id: '7', email: null, bio: null }, after: null },
+      event: { op: 'd', key: { id: '7' }, before: { id: '7' }, after: null },
     });
     expect(assembled.accept(decodePgoutput(truncate), '1/FA')[0]).toMatchObject({
       event: { op: 't', key: null, before: null, after: null, source: { table: 'users', seq: 1 } },

@@ -23,10 +23,13 @@ export class SlotLock {
 
   /**
    * Waits until this process holds the lock. `onWaiting` is called once if another holds it.
-   * Resolves with a promise that rejects if the lock's connection is lost later (the worker
-   * must then stop streaming at once: another may already have taken over).
+   * Resolves with `lost`, a promise that rejects if the lock's connection is lost later (the
+   * worker must then stop streaming at once: another may already have taken over). It is
+   * wrapped in an object because an async function returning a promise would wait for it.
    */
-  async acquire(options: { pollMs?: number; signal?: AbortSignal; onWaiting?: () => void } = {}): Promise<Promise<never>> {
+  async acquire(
+    options: { pollMs?: number; signal?: AbortSignal; onWaiting?: () => void } = {},
+  ): Promise<{ lost: Promise<never> }> {
     let announced = false;
     while (!options.signal?.aborted) {
       const client = new pg.Client({ connectionString: this.connectionString, application_name: `cdc-cache lock ${this.slot}` });
@@ -44,7 +47,7 @@ export class SlotLock {
           this.lost?.(new Error(`lost the slot lock connection (${error?.message ?? 'closed'}); stopping the stream`));
         client.on('error', onLost);
         client.on('end', () => onLost());
-        return lostLock;
+        return { lost: lostLock };
       }
       await client.end();
       if (!announced) {

@@ -100,7 +100,7 @@ export class CdcWorker {
     const { log, metrics, postgres } = this.options;
     this.state = 'standby';
     metrics.active.set(0);
-    const lockLost = await this.lock.acquire({
+    const { lost: lockLost } = await this.lock.acquire({
       signal: this.abort.signal,
       onWaiting: () => log.info({ slot: postgres.slot }, 'another worker holds the slot: waiting as a standby'),
     });

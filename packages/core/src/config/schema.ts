@@ -398,7 +398,12 @@ function service(defaultPort: number, what: string) {
     host: hostName
       .default('127.0.0.1')
       .meta({ description: `Address the ${what} HTTP server listens on; 0.0.0.0 for all interfaces.` }),
-    port: port.default(defaultPort).meta({ description: `Port of the ${what} HTTP server.` }),
+    port: z
+      .int()
+      .min(0)
+      .max(65535)
+      .default(defaultPort)
+      .meta({ description: `Port of the ${what} HTTP server; 0 picks a free port (the log says which).` }),
   };
 }
 

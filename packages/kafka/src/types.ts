@@ -32,7 +32,10 @@ export interface TopicAdmin {
   listTopics(prefix?: string): Promise<string[]>;
   deleteTopics(topics: string[]): Promise<void>;
   /** Committed offsets vs end offsets: lag per partition for a consumer group. */
-  consumerLag(groupId: string, topics: string[]): Promise<{ topic: string; partition: number; lag: number }[]>;
+  consumerLag(
+    groupId: string,
+    topics: string[],
+  ): Promise<{ topic: string; partition: number; lag: number }[]>;
   disconnect(): Promise<void>;
 }
 

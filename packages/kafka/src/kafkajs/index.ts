@@ -1,0 +1,3 @@
+export { KafkaJSTopicAdmin } from './admin.js';
+export { KafkaJSConsumer } from './consumer.js';
+export { KafkaJSProducer } from './producer.js';

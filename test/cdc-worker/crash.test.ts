@@ -72,15 +72,16 @@ describe('cdc-worker under SIGKILL', () => {
     const { rows } = await slate.db.query<{ id: number; version: number }>('SELECT id, version FROM items');
     const expected = new Map(rows.map((row) => [String(row.id), row.version]));
     const topic = `${slate.topicPrefix}.public.items`;
+    const latest = new Map<string, number>();
+    let counted = 0;
     const events = await readEvents(
       [topic],
       (events) => {
-        const latest = new Map<string, number>();
-        for (const { event } of events) {
-          if (event.after && event.key) {
-            const id = String(event.key.id);
-            latest.set(id, Math.max(latest.get(id) ?? 0, Number(event.after.version)));
-          }
+        for (; counted < events.length; counted++) {
+          const { event } = events[counted]!;
+          if (!event.after || !event.key) continue;
+          const id = String(event.key.id);
+          latest.set(id, Math.max(latest.get(id) ?? 0, Number(event.after.version)));
         }
         return [...expected].every(([id, version]) => version === 0 || latest.get(id) === version);
       },

@@ -39,10 +39,16 @@ export async function readEvents(
   done: (events: DecodedMessage[]) => boolean,
   timeoutMs = 60_000,
 ): Promise<DecodedMessage[]> {
-  const decode = (messages: ReadMessage[]) =>
-    messages
-      .filter((message) => message.value !== null)
-      .map((message) => ({ ...message, event: JSON.parse(message.value!) as ChangeEvent }));
+  // Decoded once each, as they arrive: `done` runs after every batch.
+  const decoded: DecodedMessage[] = [];
+  let seen = 0;
+  const decode = (messages: ReadMessage[]) => {
+    for (; seen < messages.length; seen++) {
+      const message = messages[seen]!;
+      if (message.value !== null) decoded.push({ ...message, event: JSON.parse(message.value) as ChangeEvent });
+    }
+    return decoded;
+  };
   const messages = await readTopics(topics, (messages) => done(decode(messages)), timeoutMs);
   return decode(messages);
 }

@@ -32,6 +32,13 @@ export const PORTS: Readonly<Record<ServerName, number>> = Object.freeze({
 
 /** KRaft controller listener of the single Kafka node (clients never use it). */
 export const KAFKA_CONTROLLER_PORT = 19093;
+/**
+ * A second Kafka listener for fault tests: the broker listens on KAFKA_FAULT_LISTENER_PORT but
+ * tells clients to reach it at KAFKA_FAULT_PROXY_PORT, where a test runs a proxy it can pause
+ * (testkit's KafkaFaultProxy). Clients that bootstrap through the proxy stay behind it.
+ */
+export const KAFKA_FAULT_LISTENER_PORT = 19094;
+export const KAFKA_FAULT_PROXY_PORT = 19095;
 /** Elasticsearch node-to-node transport (bound, but nothing joins it). */
 export const ELASTICSEARCH_TRANSPORT_PORT = 19300;
 

@@ -6,3 +6,5 @@ export type { Slate } from './slate.js';
 export { freshSlate } from './slate.js';
 export type { ReadMessage } from './topic-reader.js';
 export { readTopics } from './topic-reader.js';
+export type { KafkaFaultProxy } from './kafka-fault-proxy.js';
+export { startKafkaFaultProxy } from './kafka-fault-proxy.js';

@@ -34,19 +34,22 @@ export async function readTopics(
       );
       void consumer
         .run({
-          eachMessage: async ({ topic, partition, message }) => {
-            const headers: Record<string, string> = {};
-            for (const [name, value] of Object.entries(message.headers ?? {})) {
-              if (value !== undefined) headers[name] = String(value);
+          // Per batch, not per message: `done` may look at every message read so far.
+          eachBatch: async ({ batch }) => {
+            for (const message of batch.messages) {
+              const headers: Record<string, string> = {};
+              for (const [name, value] of Object.entries(message.headers ?? {})) {
+                if (value !== undefined) headers[name] = String(value);
+              }
+              messages.push({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: message.offset,
+                key: message.key === null ? null : message.key.toString('utf8'),
+                value: message.value === null ? null : message.value.toString('utf8'),
+                headers,
+              });
             }
-            messages.push({
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key === null ? null : message.key.toString('utf8'),
-              value: message.value === null ? null : message.value.toString('utf8'),
-              headers,
-            });
             if (done(messages)) {
               clearTimeout(timer);
               resolve();

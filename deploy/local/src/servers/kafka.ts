@@ -5,7 +5,7 @@ import { StackError } from '../errors.js';
 import { runLogged, runMaven } from '../install.js';
 import { checkJava, javaHome } from '../java.js';
 import { REPO_ROOT } from '../paths.js';
-import { HOST, KAFKA_CONTROLLER_PORT, PORTS } from '../ports.js';
+import { HOST, KAFKA_CONTROLLER_PORT, KAFKA_FAULT_LISTENER_PORT, KAFKA_FAULT_PROXY_PORT, PORTS } from '../ports.js';
 import { probeFailure, tcpExchange } from '../probes.js';
 import { renderProperties } from '../template.js';
 import { decodeMetadataResponse, encodeMetadataRequest, frameComplete } from './kafka-protocol.js';
@@ -55,11 +55,11 @@ export function renderKafkaProperties(options: {
     'process.roles': 'broker,controller',
     'node.id': NODE_ID,
     'controller.quorum.voters': `${NODE_ID}@${HOST}:${options.controllerPort}`,
-    listeners: `PLAINTEXT://${HOST}:${options.port},CONTROLLER://${HOST}:${options.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${HOST}:${options.port}`,
+    listeners: `PLAINTEXT://${HOST}:${options.port},CONTROLLER://${HOST}:${options.controllerPort},FAULT://${HOST}:${KAFKA_FAULT_LISTENER_PORT}`,
+    'advertised.listeners': `PLAINTEXT://${HOST}:${options.port},FAULT://${HOST}:${KAFKA_FAULT_PROXY_PORT}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,FAULT:PLAINTEXT',
     'log.dirs': options.dataDir,
     'num.partitions': 1,
     'default.replication.factor': 1,

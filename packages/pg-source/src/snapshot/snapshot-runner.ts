@@ -86,7 +86,7 @@ export class SnapshotRunner {
     // Raw text for every type: the same text pgoutput sends, converted the same way.
     this.db = new pg.Pool({
       connectionString: options.connectionString,
-      max: 1,
+      max: 2,
       application_name: 'cdc-cache snapshot',
       types: { getTypeParser: () => (value: string) => value },
     });
@@ -157,7 +157,9 @@ export class SnapshotRunner {
     let lastKey = resumeAfter;
     while (!this.stopped) {
       const chunkId = randomUUID();
+      const lowSeen = this.options.coordinator.waitForLow(chunkId);
       await this.emitWatermark({ chunk: chunkId, mark: 'low', schema: table.schema, table: table.table });
+      await lowSeen;
       const rows = await this.readChunk(table, lastKey, chunkSize);
       const durable = this.options.coordinator.registerChunk({
         id: chunkId,
@@ -208,7 +210,33 @@ export class SnapshotRunner {
       ? `WHERE (${order}) > (${table.keyColumns.map((_, index) => `$${index + 1}`).join(', ')})`
       : '';
     const params = after ? table.keyColumns.map((column) => toText(after[column])) : [];
-    const result = await this.db.query({ text: `SELECT ${columns} FROM ${from} ${where} ORDER BY ${order} LIMIT ${limit}`, values: params, rowMode: 'array' });
+    const text = `SELECT ${columns} FROM ${from} ${where} ORDER BY ${order} LIMIT ${limit}`;
+    const client = await this.db.connect();
+    let result: pg.QueryResult<unknown[]>;
+    try {
+      // A snapshot that misses a transaction whose commit the stream already passed (it
+      // committed before the low mark but was not yet visible) would emit a stale row: retry.
+      for (let attempt = 0; ; attempt++) {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const snapshot = await client.query<{ xip: string[] | null }>(
+          `SELECT array_agg((x::text::numeric % 4294967296)::text) AS xip FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
+        );
+        const inProgress = (snapshot.rows[0]?.xip ?? []).map(Number);
+        if (!this.options.coordinator.committedBeforeLow(inProgress)) {
+          result = await client.query<unknown[]>({ text, values: params, rowMode: 'array' });
+          await client.query('COMMIT');
+          break;
+        }
+        await client.query('ROLLBACK');
+        if (attempt > 100) throw new Error(`${table.name}: no consistent snapshot after 100 tries`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
     return result.rows.map((values: unknown[]) => {
       const row: RowImage = {};
       result.fields.forEach((field, index) => {

@@ -39,6 +39,28 @@ export class WatermarkCoordinator {
   private readonly chunks = new Map<string, SnapshotChunk>();
   private readonly durable = new Map<Lsn, { resolve: () => void; chunk: string }>();
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly lowSeen = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  /** Transaction ids (32-bit) whose commit the stream passed recently, oldest first. */
+  private readonly recentCommits = new Set<number>();
+
+  /**
+   * Resolves when the stream has passed the chunk's low watermark: every transaction whose
+   * commit record precedes it has been seen (see committedBeforeLow).
+   */
+  waitForLow(chunk: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.lowSeen.set(chunk, { resolve, reject }));
+  }
+
+  /**
+   * Whether the stream saw any of these transactions commit (before the low watermark it has
+   * passed). PostgreSQL writes a commit record before the transaction becomes visible, so a
+   * snapshot taken after the low mark can still miss a transaction that committed before it;
+   * such a transaction is in the snapshot's in-progress list and in this set. The reader then
+   * takes a new snapshot, since the stream will not show that change inside the window.
+   */
+  committedBeforeLow(xids: number[]): boolean {
+    return xids.some((xid) => this.recentCommits.has(xid));
+  }
 
   /** The reader registers its rows before it writes the high watermark. */
   registerChunk(chunk: SnapshotChunk): Promise<void> {
@@ -52,6 +74,7 @@ export class WatermarkCoordinator {
       if (frame.kind === 'change' && this.windows.size > 0) {
         this.noteChange(frame.event);
       }
+      if (frame.kind === 'commit') this.noteCommit(frame.txId);
       if (frame.kind === 'message' && frame.prefix === WATERMARK_PREFIX) {
         yield* this.onWatermark(JSON.parse(frame.content.toString('utf8')) as Watermark, frame.lsn);
         continue;
@@ -75,10 +98,19 @@ export class WatermarkCoordinator {
     this.windows.clear();
     this.chunks.clear();
     this.durable.clear();
-    for (const [id, waiter] of this.waiting) {
-      waiter.reject(new Error(`snapshot chunk ${id} abandoned: ${reason}`));
+    for (const waiters of [this.waiting, this.lowSeen]) {
+      for (const [id, waiter] of waiters) waiter.reject(new Error(`snapshot chunk ${id} abandoned: ${reason}`));
+      waiters.clear();
     }
-    this.waiting.clear();
+  }
+
+  private noteCommit(txId: number): void {
+    this.recentCommits.add(txId);
+    // Bounded: only commits around the current low watermark matter.
+    if (this.recentCommits.size > 200_000) {
+      const oldest = this.recentCommits.values().next().value;
+      if (oldest !== undefined) this.recentCommits.delete(oldest);
+    }
   }
 
   private noteChange(event: ChangeEvent): void {
@@ -97,6 +129,9 @@ export class WatermarkCoordinator {
   private *onWatermark(watermark: Watermark, lsn: Lsn): Generator<SourceFrame> {
     if (watermark.mark === 'low') {
       this.windows.set(watermark.chunk, { watermark, changedKeys: new Set() });
+      const waiter = this.lowSeen.get(watermark.chunk);
+      this.lowSeen.delete(watermark.chunk);
+      waiter?.resolve();
       return;
     }
     const window = this.windows.get(watermark.chunk);

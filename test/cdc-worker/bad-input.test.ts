@@ -47,7 +47,7 @@ describe('cdc-worker bad input', () => {
     );
   });
 
-  it('retries with a clear line while Kafka is unreachable, and confirms no LSN meanwhile', async () => {
+  it('retries with a clear line while Kafka is unreachable', async () => {
     const config = workerConfig(slate, ['public.users'], { postgres: { snapshot: { mode: 'never' } } });
     (config.kafka as { brokers: string[] }).brokers = ['127.0.0.1:1'];
     const worker = await startWorker(config);

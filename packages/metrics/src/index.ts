@@ -1,3 +1,5 @@
+export type { ConsumerMetrics } from './consumer-metrics.js';
+export { createCacheMetrics, createConsumerMetrics, createSearchMetrics } from './consumer-metrics.js';
 export type { OpsServer, OpsServerOptions, Readiness } from './ops-server.js';
 export { startOpsServer } from './ops-server.js';
 export { createRegistry, METRIC_PREFIX } from './registry.js';

@@ -26,6 +26,12 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['slot'],
       registers: [registry],
     }),
+    slotActive: new Gauge({
+      name: 'cdc_cache_slot_active',
+      help: '1 while a walsender streams from the slot, 0 while nobody reads it (WAL piles up).',
+      labelNames: ['slot'],
+      registers: [registry],
+    }),
     confirmedLsn: new Gauge({
       name: 'cdc_cache_confirmed_lsn',
       help: 'The flush LSN last confirmed to PostgreSQL, as a number.',

@@ -33,6 +33,10 @@ export interface WorkerGauges {
   replicationLagBytes: { set(labels: { slot: string }, value: number): void };
   replicationLagSeconds: { set(labels: { slot: string }, value: number): void };
   slotRetainedWalBytes: { set(labels: { slot: string }, value: number): void };
+  slotActive: { set(labels: { slot: string }, value: number): void };
+  snapshotRows: { inc(labels: { table: string }, value?: number): void };
+  snapshotRowsEstimated: { set(labels: { table: string }, value: number): void };
+  snapshotRunning: { set(labels: { table: string }, value: number): void };
   confirmedLsn: { set(labels: { slot: string }, value: number): void };
   eventsProduced: { inc(labels: { table: string; op: string }, value?: number): void };
   transactions: { inc(value?: number): void };
@@ -138,6 +142,9 @@ export class CdcWorker {
       chunkSize: postgres.snapshotChunkSize,
       onProgress: (progress) => {
         log.info({ ...progress }, progress.done ? 'snapshot done' : 'snapshot progress');
+        metrics.snapshotRows.inc({ table: progress.table }, progress.rowsInChunk);
+        metrics.snapshotRowsEstimated.set({ table: progress.table }, progress.rowsEstimated);
+        metrics.snapshotRunning.set({ table: progress.table }, progress.done ? 0 : 1);
         this.options.onSnapshotProgress?.(progress);
       },
       onError: (error, table) => log.warn({ table, err: error.message }, 'snapshot chunk failed: retrying it'),
@@ -255,6 +262,7 @@ export class CdcWorker {
             if (!health) return;
             metrics.replicationLagBytes.set({ slot: postgres.slot }, health.lagBytes);
             metrics.slotRetainedWalBytes.set({ slot: postgres.slot }, health.retainedWalBytes);
+            metrics.slotActive.set({ slot: postgres.slot }, health.active ? 1 : 0);
             if (health.lagBytes === 0) metrics.replicationLagSeconds.set({ slot: postgres.slot }, 0);
           },
           (error: Error) => log.warn({ err: error.message }, 'slot health query failed'),

@@ -12,6 +12,8 @@ const SCHEMA = 'cdc_cache';
 export interface SnapshotProgress {
   table: string;
   rowsDone: number;
+  /** Rows emitted by the chunk just finished. */
+  rowsInChunk: number;
   rowsEstimated: number;
   rowsPerSecond: number;
   done: boolean;
@@ -187,6 +189,7 @@ export class SnapshotRunner {
       this.options.onProgress?.({
         table: table.name,
         rowsDone,
+        rowsInChunk: rows.length,
         rowsEstimated: Math.max(rowsEstimated, rowsDone),
         rowsPerSecond: Math.round((rowsDone - rowsDoneBefore) / seconds),
         done,

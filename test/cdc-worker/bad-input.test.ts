@@ -32,14 +32,18 @@ describe('cdc-worker bad input', () => {
 
   it('refuses a table without a primary key with the ALTER TABLE that fixes it', async () => {
     const line = await failureLine(workerConfig(slate, ['public.nokey']));
-    expect(line).toMatch(/^public\.nokey has no primary key: add one \(ALTER TABLE public\.nokey ADD PRIMARY KEY/);
+    expect(line).toMatch(
+      /^public\.nokey has no primary key: add one \(ALTER TABLE public\.nokey ADD PRIMARY KEY/,
+    );
   });
 
   it('says which REPLICA IDENTITY a rule on a secondary key needs', async () => {
     const line = await failureLine(
       workerConfig(slate, ['public.users'], {
         stores: { redis: { url: stackAddresses.redis.url } },
-        rules: [{ table: 'public.users', keys: [{ key: 'user:email:{email}', store: 'redis', action: 'evict' }] }],
+        rules: [
+          { table: 'public.users', keys: [{ key: 'user:email:{email}', store: 'redis', action: 'evict' }] },
+        ],
       }),
     );
     expect(line).toBe(
@@ -52,7 +56,10 @@ describe('cdc-worker bad input', () => {
     (config.kafka as { brokers: string[] }).brokers = ['127.0.0.1:1'];
     const worker = await startWorker(config);
     try {
-      const line = await worker.waitForLog((entry) => entry.level === 'error' && /Kafka/.test(String(entry.msg)), 60_000);
+      const line = await worker.waitForLog(
+        (entry) => entry.level === 'error' && /Kafka/.test(String(entry.msg)),
+        60_000,
+      );
       expect(String(line.msg)).toMatch(/Kafka at 127\.0\.0\.1:1 is unreachable/);
       expect(worker.child.exitCode).toBeNull();
     } finally {
@@ -67,12 +74,20 @@ describe('cdc-worker bad input', () => {
       replication: 'database',
     } as object);
     await holder.connect();
-    holder.query(`START_REPLICATION SLOT ${slate.slotName}_held LOGICAL 0/0 (proto_version '1', publication_names 'x')`).catch(() => undefined);
+    holder
+      .query(
+        `START_REPLICATION SLOT ${slate.slotName}_held LOGICAL 0/0 (proto_version '1', publication_names 'x')`,
+      )
+      .catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 500));
     try {
       const config = workerConfig(slate, ['public.users'], { postgres: { slot: `${slate.slotName}_held` } });
       const line = await failureLine(config);
-      expect(line).toMatch(new RegExp(`^source\\.postgres\\.slot: slot "${slate.slotName}_held" is in use by another process \\(pid \\d+\\)`));
+      expect(line).toMatch(
+        new RegExp(
+          `^source\\.postgres\\.slot: slot "${slate.slotName}_held" is in use by another process \\(pid \\d+\\)`,
+        ),
+      );
     } finally {
       await holder.end().catch(() => undefined);
     }

@@ -1,6 +1,13 @@
 import { freshSlate, type ServiceProcess, type Slate } from '@cdc-cache/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DecodedMessage, readEvents, startWorker, stopWorker, waitStreaming, workerConfig } from './worker-harness.js';
+import {
+  type DecodedMessage,
+  readEvents,
+  startWorker,
+  stopWorker,
+  waitStreaming,
+  workerConfig,
+} from './worker-harness.js';
 
 const ROWS = 500;
 const TRANSACTIONS = 4_000;
@@ -50,7 +57,8 @@ describe('cdc-worker under SIGKILL', () => {
       for (let t = 0; t < TRANSACTIONS; t++) {
         const ids = Array.from({ length: UPDATES_PER_TRANSACTION }, (_, i) => 1 + ((t * 7 + i * 131) % ROWS));
         await slate.db.query('BEGIN');
-        for (const id of new Set(ids)) await slate.db.query('UPDATE items SET version = version + 1 WHERE id = $1', [id]);
+        for (const id of new Set(ids))
+          await slate.db.query('UPDATE items SET version = version + 1 WHERE id = $1', [id]);
         await slate.db.query('COMMIT');
         committed += new Set(ids).size;
       }

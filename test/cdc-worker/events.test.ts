@@ -9,7 +9,9 @@ let topic: string;
 beforeAll(async () => {
   slate = await freshSlate('worker_events');
   topic = `${slate.topicPrefix}.public.users`;
-  await slate.db.query('CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, bio text, score numeric)');
+  await slate.db.query(
+    'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, bio text, score numeric)',
+  );
   // Stored out of line (TOAST): large and incompressible.
   await slate.db.query(`ALTER TABLE users ALTER COLUMN bio SET STORAGE EXTERNAL`);
   await slate.db.query(`INSERT INTO users VALUES (1, 'before@example.com', 'short', 1.5)`);
@@ -26,15 +28,22 @@ afterAll(async () => {
 
 describe('cdc-worker events', () => {
   it('delivers every op (r, c, u, d, t) with the documented fields, in commit order per key', async () => {
-    const bigBio = 'x'.repeat(10) + Array.from({ length: 40_000 }, (_, i) => ((i * 7919) % 997).toString(36)).join('');
-    await slate.db.query(`INSERT INTO users VALUES (2, 'two@example.com', $1, 12345678901234567890.123)`, [bigBio]);
+    const bigBio =
+      'x'.repeat(10) + Array.from({ length: 40_000 }, (_, i) => ((i * 7919) % 997).toString(36)).join('');
+    await slate.db.query(`INSERT INTO users VALUES (2, 'two@example.com', $1, 12345678901234567890.123)`, [
+      bigBio,
+    ]);
     await slate.db.query(`UPDATE users SET email = 'changed@example.com' WHERE id = 2`);
     await slate.db.query(`DELETE FROM users WHERE id = 1`);
     await slate.db.query('TRUNCATE users');
 
     // The truncate reaches every partition (3): wait until each has one.
-    const events = await readEvents([topic], (events) => events.filter((e) => e.event.op === 't').length >= 3);
-    const byOp = (op: string) => events.filter((message) => message.event.op === op).map((message) => message.event);
+    const events = await readEvents(
+      [topic],
+      (events) => events.filter((e) => e.event.op === 't').length >= 3,
+    );
+    const byOp = (op: string) =>
+      events.filter((message) => message.event.op === op).map((message) => message.event);
 
     const [read] = byOp('r');
     expect(read).toMatchObject({
@@ -49,7 +58,11 @@ describe('cdc-worker events', () => {
     const [insert] = byOp('c');
     expect(insert!.key).toEqual({ id: '2' });
     // numeric stays a string: no precision loss.
-    expect(insert!.after).toMatchObject({ id: '2', email: 'two@example.com', score: '12345678901234567890.123' });
+    expect(insert!.after).toMatchObject({
+      id: '2',
+      email: 'two@example.com',
+      score: '12345678901234567890.123',
+    });
     expect(insert!.after!.bio).toBe(bigBio);
     expect(insert!.source).toMatchObject({ seq: 0 });
     expect(typeof insert!.source.txId).toBe('number');
@@ -58,7 +71,11 @@ describe('cdc-worker events', () => {
     expect(Date.parse(insert!.source.commitTime)).toBeGreaterThan(Date.now() - 120_000);
 
     const [update] = byOp('u');
-    expect(update!.after).toEqual({ id: '2', email: 'changed@example.com', score: '12345678901234567890.123' });
+    expect(update!.after).toEqual({
+      id: '2',
+      email: 'changed@example.com',
+      score: '12345678901234567890.123',
+    });
     // The TOASTed bio did not change: it is listed, never null.
     expect(update!.unchangedToast).toEqual(['bio']);
     expect(update!.after).not.toHaveProperty('bio');
@@ -68,7 +85,9 @@ describe('cdc-worker events', () => {
 
     const truncates = byOp('t');
     expect(truncates).toHaveLength(3);
-    expect(new Set(events.filter((m) => m.event.op === 't').map((m) => m.partition))).toEqual(new Set([0, 1, 2]));
+    expect(new Set(events.filter((m) => m.event.op === 't').map((m) => m.partition))).toEqual(
+      new Set([0, 1, 2]),
+    );
     expect(truncates[0]).toMatchObject({ key: null, before: null, after: null, source: { table: 'users' } });
 
     // Per key, in commit order: row 2's insert before its update, in one partition.
@@ -86,7 +105,13 @@ describe('cdc-worker events', () => {
     const events = await readEvents([topic], (events) => events.some((e) => e.event.key?.id === '11'));
     const ten = events.find((message) => message.event.key?.id === '10')!.event;
     const eleven = events.find((message) => message.event.key?.id === '11')!.event;
-    expect(ten.after).toEqual({ id: '10', email: 'ten@example.com', bio: null, score: null, nickname: 'tenny' });
+    expect(ten.after).toEqual({
+      id: '10',
+      email: 'ten@example.com',
+      bio: null,
+      score: null,
+      nickname: 'tenny',
+    });
     expect(eleven.after).toEqual({ id: '11', email: 'eleven@example.com', bio: null, nickname: 'elf' });
     expect(worker!.child.exitCode).toBeNull();
   });

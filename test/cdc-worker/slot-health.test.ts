@@ -31,7 +31,9 @@ async function slotPosition(db: pg.Client, slot: string) {
 
 describe('slot health', () => {
   it('keeps retained WAL bounded while its tables are idle and other databases write', async () => {
-    const worker = await startWorker(workerConfig(slate, ['public.quiet'], { postgres: { heartbeatIntervalMs: 300 } }));
+    const worker = await startWorker(
+      workerConfig(slate, ['public.quiet'], { postgres: { heartbeatIntervalMs: 300 } }),
+    );
     workers.push(worker);
     await waitStreaming(worker);
     const admin = new pg.Client({ connectionString: stackAddresses.postgres.url() });
@@ -40,7 +42,9 @@ describe('slot health', () => {
       const confirmedLag: number[] = [];
       // ~12 MB of WAL elsewhere, in rounds; our tables stay idle the whole time.
       for (let round = 0; round < 10; round++) {
-        await other.db.query(`INSERT INTO busy (filler) SELECT repeat(md5(g::text), 16) FROM generate_series(1, 2000) g`);
+        await other.db.query(
+          `INSERT INTO busy (filler) SELECT repeat(md5(g::text), 16) FROM generate_series(1, 2000) g`,
+        );
         await new Promise((resolve) => setTimeout(resolve, 700));
         const { rows } = await admin.query<{ lag: string }>(
           `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1`,
@@ -56,7 +60,10 @@ describe('slot health', () => {
       // record (every 15 s, or at a checkpoint): then the WAL written elsewhere is released.
       await admin.query('CHECKPOINT');
       await expect
-        .poll(async () => (await slotPosition(admin, slate.slotName)).retained, { timeout: 15_000, interval: 500 })
+        .poll(async () => (await slotPosition(admin, slate.slotName)).retained, {
+          timeout: 15_000,
+          interval: 500,
+        })
         .toBeLessThan(walWritten / 4);
     } finally {
       await admin.end();
@@ -82,7 +89,10 @@ describe('slot health', () => {
     await slate.db.query('UPDATE quiet SET v = 1');
 
     const topic = `${slate.topicPrefix}.public.quiet`;
-    const events = await readEvents([topic], (events) => events.filter((e) => e.event.op === 'u').length >= 100);
+    const events = await readEvents(
+      [topic],
+      (events) => events.filter((e) => e.event.op === 'u').length >= 100,
+    );
     const inserted = new Set(events.filter((e) => e.event.op === 'c').map((e) => String(e.event.key?.id)));
     expect(inserted.size).toBe(100);
   }, 120_000);

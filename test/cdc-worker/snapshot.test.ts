@@ -32,9 +32,13 @@ describe('initial snapshot', () => {
       let round = 0;
       while (writing) {
         const id = 1 + ((round * 7_919) % ROWS);
-        await slate.db.query('UPDATE accounts SET balance = balance + 1, note = $2 WHERE id = $1', [id, `w${round}`]);
+        await slate.db.query('UPDATE accounts SET balance = balance + 1, note = $2 WHERE id = $1', [
+          id,
+          `w${round}`,
+        ]);
         if (round % 50 === 0) await slate.db.query('DELETE FROM accounts WHERE id = $1', [ROWS - round]);
-        if (round % 50 === 25) await slate.db.query('INSERT INTO accounts VALUES ($1, 1, $2)', [ROWS + round, 'new']);
+        if (round % 50 === 25)
+          await slate.db.query('INSERT INTO accounts VALUES ($1, 1, $2)', [ROWS + round, 'new']);
         round += 1;
       }
     })();
@@ -56,7 +60,10 @@ describe('initial snapshot', () => {
     worker = await startWorker(config);
     await waitStreaming(worker);
     // It resumes where it stopped: the first progress after the restart counts on from there.
-    const resumed = await worker.waitForLog((line) => line.msg === 'snapshot progress' || line.msg === 'snapshot done', 120_000);
+    const resumed = await worker.waitForLog(
+      (line) => line.msg === 'snapshot progress' || line.msg === 'snapshot done',
+      120_000,
+    );
     expect(Number(resumed.rowsDone)).toBeGreaterThan(doneAtKill);
     expect(Number(resumed.rowsDone)).toBeLessThanOrEqual(doneAtKill + CHUNK);
     await worker.waitForLog((line) => line.msg === 'snapshot done', 180_000);
@@ -97,8 +104,15 @@ describe('initial snapshot', () => {
       if (!event || event.op === 'd' || JSON.stringify(event.after) !== JSON.stringify(expected)) {
         const history = events
           .filter((message) => String(message.event.key?.id) === id)
-          .map((message) => [message.offset, message.event.op, message.event.source.lsn, message.event.after?.balance]);
-        mismatches.push(`row ${id}: in PostgreSQL ${JSON.stringify(expected)}, events ${JSON.stringify(history)}`);
+          .map((message) => [
+            message.offset,
+            message.event.op,
+            message.event.source.lsn,
+            message.event.after?.balance,
+          ]);
+        mismatches.push(
+          `row ${id}: in PostgreSQL ${JSON.stringify(expected)}, events ${JSON.stringify(history)}`,
+        );
       }
       checked += 1;
     }

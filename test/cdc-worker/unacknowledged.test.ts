@@ -1,4 +1,10 @@
-import { freshSlate, type KafkaFaultProxy, type ServiceProcess, type Slate, startKafkaFaultProxy } from '@cdc-cache/testkit';
+import {
+  freshSlate,
+  type KafkaFaultProxy,
+  type ServiceProcess,
+  type Slate,
+  startKafkaFaultProxy,
+} from '@cdc-cache/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, startWorker, stopWorker, waitStreaming, workerConfig } from './worker-harness.js';
 
@@ -35,7 +41,9 @@ describe('an LSN Kafka has not acknowledged', () => {
     await waitStreaming(worker);
     // Settle: heartbeats and keepalives move the slot while nothing is pending.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const { rows } = await slate.db.query<{ lsn: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn`);
+    const { rows } = await slate.db.query<{ lsn: string }>(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn`,
+    );
     const beforeWrites = BigInt(rows[0]!.lsn);
 
     // Kafka stops answering this worker; PostgreSQL commits changes it must not lose.
@@ -52,7 +60,10 @@ describe('an LSN Kafka has not acknowledged', () => {
     worker = await startWorker(config);
     await waitStreaming(worker);
 
-    const events = await readEvents([topic], (events) => events.filter((e) => e.event.op === 'u').length >= 200);
+    const events = await readEvents(
+      [topic],
+      (events) => events.filter((e) => e.event.op === 'u').length >= 200,
+    );
     expect(new Set(events.filter((e) => e.event.op === 'c').map((e) => e.event.key?.id)).size).toBe(200);
     expect(new Set(events.filter((e) => e.event.op === 'u').map((e) => e.event.key?.id)).size).toBe(200);
     // And once Kafka has them, the slot moves on.

@@ -1,8 +1,21 @@
 import type { ChangeEvent } from '@cdc-cache/core';
-import { type ReadMessage, readTopics, type ServiceProcess, type Slate, startService, stackAddresses, writeConfig } from '@cdc-cache/testkit';
+import {
+  type ReadMessage,
+  readTopics,
+  type ServiceProcess,
+  type Slate,
+  stackAddresses,
+  startService,
+  writeConfig,
+} from '@cdc-cache/testkit';
 
 /** A cdc-worker config for a slate: its database, slot, publication and topic prefix. */
-export function workerConfig(slate: Slate, tables: string[], overrides: Record<string, unknown> = {}, port = 0) {
+export function workerConfig(
+  slate: Slate,
+  tables: string[],
+  overrides: Record<string, unknown> = {},
+  port = 0,
+) {
   return {
     source: {
       postgres: {
@@ -45,7 +58,8 @@ export async function readEvents(
   const decode = (messages: ReadMessage[]) => {
     for (; seen < messages.length; seen++) {
       const message = messages[seen]!;
-      if (message.value !== null) decoded.push({ ...message, event: JSON.parse(message.value) as ChangeEvent });
+      if (message.value !== null)
+        decoded.push({ ...message, event: JSON.parse(message.value) as ChangeEvent });
     }
     return decoded;
   };

@@ -9,7 +9,15 @@ describe('cdc-cache status', () => {
     const { stdout } = await run('node', ['bin/cdc-cache.mjs', 'status'], { timeout: 60_000 });
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^SERVER\s+PORT\s+PID\s+VERSION\s+HEALTH/);
-    for (const server of ['postgres', 'kafka', 'elasticsearch', 'redis', 'memcached', 'nginx', 'prometheus']) {
+    for (const server of [
+      'postgres',
+      'kafka',
+      'elasticsearch',
+      'redis',
+      'memcached',
+      'nginx',
+      'prometheus',
+    ]) {
       expect(lines.find((line) => line.startsWith(`${server} `))).toMatch(/\shealthy(\s|$)/);
     }
   });

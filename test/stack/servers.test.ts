@@ -66,12 +66,19 @@ describe('Kafka', () => {
     const topic = `${slate.topicPrefix}.roundtrip`;
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
     await admin.disconnect();
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const [ack] = await producer.send({ topic, acks: -1, messages: [{ key: 'k1', value: 'hello from the stack' }] });
+    const [ack] = await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: 'k1', value: 'hello from the stack' }],
+    });
     await producer.disconnect();
     expect(ack?.errorCode).toBe(0);
 
@@ -96,15 +103,20 @@ describe('Elasticsearch', () => {
   it('indexes with version_type=external and rejects an older version', async () => {
     const index = `${slate.indexPrefix}versions`;
     const put = (version: number, name: string) =>
-      fetch(`${stackAddresses.elasticsearch.url}/${index}/_doc/1?version=${version}&version_type=external&refresh=true`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name }),
-      });
+      fetch(
+        `${stackAddresses.elasticsearch.url}/${index}/_doc/1?version=${version}&version_type=external&refresh=true`,
+        {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name }),
+        },
+      );
     expect((await put(5, 'newer')).status).toBe(201);
     const older = await put(3, 'older');
     expect(older.status).toBe(409);
-    expect(((await older.json()) as { error: { type: string } }).error.type).toBe('version_conflict_engine_exception');
+    expect(((await older.json()) as { error: { type: string } }).error.type).toBe(
+      'version_conflict_engine_exception',
+    );
     const doc = (await (await fetch(`${stackAddresses.elasticsearch.url}/${index}/_doc/1`)).json()) as {
       _version: number;
       _source: { name: string };
@@ -148,7 +160,10 @@ describe('Prometheus', () => {
   it('is ready and evaluates a query', async () => {
     expect((await fetch(`${stackAddresses.prometheus.url}/-/ready`)).status).toBe(200);
     const response = await fetch(`${stackAddresses.prometheus.url}/api/v1/query?query=vector(42)`);
-    const body = (await response.json()) as { status: string; data: { result: { value: [number, string] }[] } };
+    const body = (await response.json()) as {
+      status: string;
+      data: { result: { value: [number, string] }[] };
+    };
     expect(body.status).toBe('success');
     expect(body.data.result[0]?.value[1]).toBe('42');
   });

@@ -1,5 +1,10 @@
 import type { Lsn } from '@cdc-cache/core';
-import { ChangeAssembler, type KnownRelation, type SourceItem, type ValueMode } from './pgoutput/change-assembler.js';
+import {
+  ChangeAssembler,
+  type KnownRelation,
+  type SourceItem,
+  type ValueMode,
+} from './pgoutput/change-assembler.js';
 import { ReplicationStream } from './replication-stream.js';
 import type { TableDescription } from './source-setup.js';
 
@@ -26,7 +31,7 @@ export class PostgresSource implements AsyncIterable<SourceFrame> {
   private readonly assembler: ChangeAssembler;
   private readonly tablesByName: Map<string, TableDescription>;
 
-  constructor(private readonly options: PostgresSourceOptions) {
+  constructor(options: PostgresSourceOptions) {
     this.stream = new ReplicationStream({
       connectionString: options.connectionString,
       slot: options.slot,

@@ -41,5 +41,8 @@ export const HEARTBEAT_PREFIX = 'cdc_cache.heartbeat';
  * and retained WAL stays bounded.
  */
 export async function emitHeartbeat(db: Queryable): Promise<void> {
-  await db.query('SELECT pg_logical_emit_message(true, $1, $2)', [HEARTBEAT_PREFIX, new Date().toISOString()]);
+  await db.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+    HEARTBEAT_PREFIX,
+    new Date().toISOString(),
+  ]);
 }

@@ -18,7 +18,10 @@ export class SlotLock {
 
   /** The lock id: a stable 63-bit hash of the slot name, so every worker of a slot agrees. */
   get lockId(): string {
-    return BigInt.asIntN(64, createHash('sha256').update(`cdc-cache:${this.slot}`).digest().readBigUInt64BE(0)).toString();
+    return BigInt.asIntN(
+      64,
+      createHash('sha256').update(`cdc-cache:${this.slot}`).digest().readBigUInt64BE(0),
+    ).toString();
   }
 
   /**
@@ -32,11 +35,15 @@ export class SlotLock {
   ): Promise<{ lost: Promise<never> }> {
     let announced = false;
     while (!options.signal?.aborted) {
-      const client = new pg.Client({ connectionString: this.connectionString, application_name: `cdc-cache lock ${this.slot}` });
+      const client = new pg.Client({
+        connectionString: this.connectionString,
+        application_name: `cdc-cache lock ${this.slot}`,
+      });
       await client.connect();
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [
-        this.lockId,
-      ]);
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+        [this.lockId],
+      );
       if (rows[0]?.locked) {
         this.client = client;
         const lostLock = new Promise<never>((_, reject) => {
@@ -44,7 +51,9 @@ export class SlotLock {
         });
         lostLock.catch(() => undefined);
         const onLost = (error?: Error) =>
-          this.lost?.(new Error(`lost the slot lock connection (${error?.message ?? 'closed'}); stopping the stream`));
+          this.lost?.(
+            new Error(`lost the slot lock connection (${error?.message ?? 'closed'}); stopping the stream`),
+          );
         client.on('error', onLost);
         client.on('end', () => onLost());
         return { lost: lostLock };

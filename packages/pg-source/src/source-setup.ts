@@ -130,7 +130,8 @@ export async function ensurePublication(db: Queryable, publication: string, tabl
       'SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1',
       [publication],
     );
-    const exists = (await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication])).rowCount === 1;
+    const exists =
+      (await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication])).rowCount === 1;
     if (!exists) {
       await db.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${quoted.join(', ')}`);
       return;
@@ -238,7 +239,11 @@ async function columnNames(db: Queryable, oid: number): Promise<string[]> {
   return rows.map((row) => row.attname);
 }
 
-async function indexColumns(db: Queryable, oid: number, flag: 'indisprimary' | 'indisreplident'): Promise<string[]> {
+async function indexColumns(
+  db: Queryable,
+  oid: number,
+  flag: 'indisprimary' | 'indisreplident',
+): Promise<string[]> {
   const { rows } = await db.query<{ attname: string }>(
     `SELECT a.attname FROM pg_index i
        JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) ON true

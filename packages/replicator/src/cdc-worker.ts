@@ -8,9 +8,9 @@ import {
   ensureSlot,
   PostgresSource,
   requestInitialSnapshots,
+  SlotLock,
   type SnapshotProgress,
   SnapshotRunner,
-  SlotLock,
   slotHealth,
   type TableDescription,
   type ValueMode,
@@ -106,14 +106,19 @@ export class CdcWorker {
     metrics.active.set(0);
     const { lost: lockLost } = await this.lock.acquire({
       signal: this.abort.signal,
-      onWaiting: () => log.info({ slot: postgres.slot }, 'another worker holds the slot: waiting as a standby'),
+      onWaiting: () =>
+        log.info({ slot: postgres.slot }, 'another worker holds the slot: waiting as a standby'),
     });
     if (this.stopping) return;
     metrics.active.set(1);
     log.info({ slot: postgres.slot }, 'holding the slot lock');
 
     // A pool, not a client: it reconnects by itself after PostgreSQL restarts.
-    const admin = new pg.Pool({ connectionString: postgres.url, application_name: 'cdc-cache worker', max: 2 });
+    const admin = new pg.Pool({
+      connectionString: postgres.url,
+      application_name: 'cdc-cache worker',
+      max: 2,
+    });
     admin.on('error', (error) => log.warn({ err: error.message }, 'idle PostgreSQL connection failed'));
     this.admin = admin;
     const database = (await admin.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
@@ -147,9 +152,12 @@ export class CdcWorker {
         metrics.snapshotRunning.set({ table: progress.table }, progress.done ? 0 : 1);
         this.options.onSnapshotProgress?.(progress);
       },
-      onError: (error, table) => log.warn({ table, err: error.message }, 'snapshot chunk failed: retrying it'),
+      onError: (error, table) =>
+        log.warn({ table, err: error.message }, 'snapshot chunk failed: retrying it'),
     });
-    void this.snapshots.run().catch((error: Error) => log.error({ err: error.message }, 'snapshot runner stopped'));
+    void this.snapshots
+      .run()
+      .catch((error: Error) => log.error({ err: error.message }, 'snapshot runner stopped'));
     let attempt = 0;
     while (!this.stopping) {
       try {
@@ -225,7 +233,10 @@ export class CdcWorker {
               metrics.replicationLagSeconds.set({ slot: postgres.slot }, seconds);
             }
             for (const event of events) {
-              metrics.eventsProduced.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
+              metrics.eventsProduced.inc({
+                table: `${event.source.schema}.${event.source.table}`,
+                op: event.op,
+              });
             }
           },
           onConfirm: (lsn) => metrics.confirmedLsn.set({ slot: postgres.slot }, Number(parseLsn(lsn))),

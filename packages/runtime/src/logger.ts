@@ -24,7 +24,10 @@ const REDACT_PATHS = [
 ];
 
 /** A JSON logger for a service: one object per line, with the service name and level as text. */
-export function createLogger(service: string, options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  service: string,
+  options: { level?: string; destination?: pino.DestinationStream } = {},
+): Logger {
   return pino(
     {
       name: service,

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { KAFKA_FAULT_LISTENER_PORT, KAFKA_FAULT_PROXY_PORT } from '@cdc-cache/local-stack';
 
 /**
@@ -39,7 +39,9 @@ export async function startKafkaFaultProxy(): Promise<KafkaFaultProxy> {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`Kafka fault proxy port ${KAFKA_FAULT_PROXY_PORT} is in use: another test file owns the proxy`)
+          ? new Error(
+              `Kafka fault proxy port ${KAFKA_FAULT_PROXY_PORT} is in use: another test file owns the proxy`,
+            )
           : error,
       ),
     );

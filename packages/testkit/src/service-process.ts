@@ -14,7 +14,10 @@ export interface ServiceProcess {
   /** Lines of stderr/stdout that are not JSON (startup errors). */
   readonly text: string[];
   /** Resolves with the first log line that matches, or rejects after timeoutMs. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (or the signal name). */
   exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): void;
@@ -29,12 +32,20 @@ export async function writeConfig(config: object): Promise<string> {
 }
 
 /** Starts services/<name>/src/main.ts with the config file, through tsx, as the product runs it. */
-export function startService(name: string, configPath: string, env: Record<string, string> = {}): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src/main.ts'), '--config', configPath], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startService(
+  name: string,
+  configPath: string,
+  env: Record<string, string> = {},
+): ServiceProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'services', name, 'src/main.ts'), '--config', configPath],
+    {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   const text: string[] = [];
   const watchers = new Set<(line: Record<string, unknown>) => void>();
@@ -91,7 +102,11 @@ export function startService(name: string, configPath: string, env: Record<strin
           if (!watchers.has(watcher)) return;
           clearTimeout(timer);
           watchers.delete(watcher);
-          reject(new Error(`${name} exited (${code}) before the expected log line; output:\n${text.slice(-10).join('\n')}`));
+          reject(
+            new Error(
+              `${name} exited (${code}) before the expected log line; output:\n${text.slice(-10).join('\n')}`,
+            ),
+          );
         });
       });
     },

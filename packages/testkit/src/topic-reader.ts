@@ -21,15 +21,27 @@ export async function readTopics(
   done: (messages: ReadMessage[]) => boolean,
   timeoutMs = 60_000,
 ): Promise<ReadMessage[]> {
-  const kafka = new Kafka({ clientId: 'testkit-reader', brokers: [...stackAddresses.kafka.brokers], logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `testkit-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 200 });
+  const kafka = new Kafka({
+    clientId: 'testkit-reader',
+    brokers: [...stackAddresses.kafka.brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({
+    groupId: `testkit-${randomBytes(6).toString('hex')}`,
+    maxWaitTimeInMs: 200,
+  });
   const messages: ReadMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: Array.isArray(topics) ? topics : [topics], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`readTopics: condition not met within ${timeoutMs} ms (${messages.length} messages read)`)),
+        () =>
+          reject(
+            new Error(
+              `readTopics: condition not met within ${timeoutMs} ms (${messages.length} messages read)`,
+            ),
+          ),
         timeoutMs,
       );
       void consumer

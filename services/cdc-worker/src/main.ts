@@ -1,4 +1,10 @@
-import { compileKeyTemplate, createEventEncoder, envelopeNamed, loadConfigOrExit, topicFor } from '@cdc-cache/core';
+import {
+  compileKeyTemplate,
+  createEventEncoder,
+  envelopeNamed,
+  loadConfigOrExit,
+  topicFor,
+} from '@cdc-cache/core';
 import { createProducer, createTopicAdmin } from '@cdc-cache/kafka';
 import { createRegistry, createWorkerMetrics, startOpsServer } from '@cdc-cache/metrics';
 import { SourceError } from '@cdc-cache/pg-source';
@@ -20,7 +26,9 @@ const admin = createTopicAdmin(kafkaConnection);
 // Columns whose old value the cache rules need on update and delete (REPLICA IDENTITY check).
 const neededOldColumns: Record<string, string[]> = {};
 for (const rule of config.rules) {
-  neededOldColumns[rule.table] = [...new Set(rule.keys.flatMap((key) => compileKeyTemplate(key.key).columns))];
+  neededOldColumns[rule.table] = [
+    ...new Set(rule.keys.flatMap((key) => compileKeyTemplate(key.key).columns)),
+  ];
 }
 
 const worker = new CdcWorker({

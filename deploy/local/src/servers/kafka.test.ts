@@ -19,7 +19,11 @@ describe('Kafka install and configuration', () => {
     const props = renderKafkaProperties({ dataDir: '/s/data/kafka', port: 19092, controllerPort: 19093 });
     expect(props).toContain('process.roles=broker,controller\n');
     expect(props).toContain('controller.quorum.voters=1@127.0.0.1:19093\n');
-    expect(props).toContain('listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n');
+    expect(props).toContain(
+      'listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,FAULT://127.0.0.1:19094\n',
+    );
+    // The fault listener is advertised at the test proxy's port, so clients stay behind the proxy.
+    expect(props).toContain('advertised.listeners=PLAINTEXT://127.0.0.1:19092,FAULT://127.0.0.1:19095\n');
     expect(props).toContain('transaction.state.log.replication.factor=1\n');
     expect(props).toContain('transaction.state.log.min.isr=1\n');
     expect(props).toContain('offsets.topic.replication.factor=1\n');

@@ -5,7 +5,13 @@ import { StackError } from '../errors.js';
 import { runLogged, runMaven } from '../install.js';
 import { checkJava, javaHome } from '../java.js';
 import { REPO_ROOT } from '../paths.js';
-import { HOST, KAFKA_CONTROLLER_PORT, KAFKA_FAULT_LISTENER_PORT, KAFKA_FAULT_PROXY_PORT, PORTS } from '../ports.js';
+import {
+  HOST,
+  KAFKA_CONTROLLER_PORT,
+  KAFKA_FAULT_LISTENER_PORT,
+  KAFKA_FAULT_PROXY_PORT,
+  PORTS,
+} from '../ports.js';
 import { probeFailure, tcpExchange } from '../probes.js';
 import { renderProperties } from '../template.js';
 import { decodeMetadataResponse, encodeMetadataRequest, frameComplete } from './kafka-protocol.js';

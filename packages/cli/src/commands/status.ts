@@ -1,7 +1,10 @@
 import type { ServerStatus } from '@cdc-cache/local-stack';
 
 /** A compact aligned table, one server a line; a server that is down in red when writing to a terminal. */
-export function formatServerTable(servers: ServerStatus[], useColour = process.stdout.isTTY === true): string {
+export function formatServerTable(
+  servers: ServerStatus[],
+  useColour = process.stdout.isTTY === true,
+): string {
   const red = (text: string) => (useColour ? `\x1b[31m${text}\x1b[0m` : text);
   const rows = servers.map((server) => [
     server.name,
@@ -12,7 +15,9 @@ export function formatServerTable(servers: ServerStatus[], useColour = process.s
     server.detail,
   ]);
   const header = ['SERVER', 'PORT', 'PID', 'VERSION', 'HEALTH', 'DETAIL'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, column) => cell.padEnd(widths[column]!))

@@ -216,7 +216,7 @@ describe('parseConfig', () => {
       [
         'a port out of range',
         `${VALID}services: { readApi: { port: 70000 } }\n`,
-        ['config.yaml: services.readApi.port: 70000 is too big; use a whole number from 1 to 65535'],
+        ['config.yaml: services.readApi.port: 70000 is too big; use a whole number from 0 to 65535'],
       ],
       [
         'two services on one port',

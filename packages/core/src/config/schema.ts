@@ -148,8 +148,6 @@ const hostName = checked(z.string(), (value) =>
     : `${quote(value)} is not a host name or IP address; write one such as 127.0.0.1 or 0.0.0.0`,
 );
 
-const port = z.int().min(1).max(65535);
-
 const secret = (description: string) =>
   z
     .string()

@@ -55,7 +55,12 @@ export class ChangeAssembler {
   accept(message: PgoutputMessage, lsn: Lsn): SourceItem[] {
     switch (message.tag) {
       case 'begin':
-        this.transaction = { commitLsn: message.commitLsn, commitTime: message.commitTime, xid: message.xid, seq: 0 };
+        this.transaction = {
+          commitLsn: message.commitLsn,
+          commitTime: message.commitTime,
+          xid: message.xid,
+          seq: 0,
+        };
         return [];
       case 'commit': {
         const transaction = this.requireTransaction('commit');
@@ -84,7 +89,9 @@ export class ChangeAssembler {
       case 'type':
         return [];
       case 'relation':
-        throw new Error('relation messages go through addRelation (their key columns must be looked up first)');
+        throw new Error(
+          'relation messages go through addRelation (their key columns must be looked up first)',
+        );
       case 'insert': {
         const relation = this.requireRelation(message.relationOid);
         const { row, unchanged } = this.rowImage(relation, message.newTuple, null);
@@ -170,7 +177,10 @@ export class ChangeAssembler {
     const unchanged: string[] = [];
     tuple.forEach((value, index) => {
       const column = relation.columns[index];
-      if (!column) throw new Error(`pgoutput: tuple has more columns than relation ${relation.schema}.${relation.table}`);
+      if (!column)
+        throw new Error(
+          `pgoutput: tuple has more columns than relation ${relation.schema}.${relation.table}`,
+        );
       if (value.kind === 'null') row[column.name] = null;
       else if (value.kind === 'text') row[column.name] = this.convert(value.text, column.typeOid);
       else if (oldRow && oldRow[column.name] !== undefined) row[column.name] = oldRow[column.name];

@@ -73,7 +73,13 @@ const relation = new Writer()
   .int32(25)
   .int32(-1)
   .build();
-const commit = new Writer().byte('C').int8(0).int64(0x1_0000_0100n).int64(0x1_0000_0130n).int64(COMMIT_MICROS).build();
+const commit = new Writer()
+  .byte('C')
+  .int8(0)
+  .int64(0x1_0000_0100n)
+  .int64(0x1_0000_0130n)
+  .int64(COMMIT_MICROS)
+  .build();
 
 describe('decodePgoutput', () => {
   it('decodes begin, relation and commit', () => {

@@ -1,7 +1,12 @@
 import { BinaryReader } from './binary-reader.js';
 import type { ColumnValue, PgoutputMessage, ReplicaIdentity } from './messages.js';
 
-const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
+const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = {
+  d: 'default',
+  n: 'nothing',
+  f: 'full',
+  i: 'index',
+};
 
 /** Decodes one pgoutput (protocol version 1) message: the payload of an XLogData frame. */
 export function decodePgoutput(buffer: Buffer): PgoutputMessage {
@@ -21,12 +26,18 @@ export function decodePgoutput(buffer: Buffer): PgoutputMessage {
       const table = reader.cstring();
       const identityCode = String.fromCharCode(reader.uint8());
       const replicaIdentity = REPLICA_IDENTITY[identityCode];
-      if (!replicaIdentity) throw new Error(`pgoutput: unknown replica identity "${identityCode}" for ${schema}.${table}`);
+      if (!replicaIdentity)
+        throw new Error(`pgoutput: unknown replica identity "${identityCode}" for ${schema}.${table}`);
       const count = reader.int16();
       const columns = [];
       for (let i = 0; i < count; i++) {
         const flags = reader.uint8();
-        columns.push({ isIdentity: (flags & 1) === 1, name: reader.cstring(), typeOid: reader.uint32(), typeMod: reader.int32() });
+        columns.push({
+          isIdentity: (flags & 1) === 1,
+          name: reader.cstring(),
+          typeOid: reader.uint32(),
+          typeMod: reader.int32(),
+        });
       }
       return { tag: 'relation', relationOid, schema, table, replicaIdentity, columns };
     }
@@ -53,15 +64,26 @@ export function decodePgoutput(buffer: Buffer): PgoutputMessage {
     case 'D': {
       const relationOid = reader.uint32();
       const marker = String.fromCharCode(reader.uint8());
-      if (marker !== 'K' && marker !== 'O') throw new Error(`pgoutput: delete: expected "K" or "O", got "${marker}"`);
-      return { tag: 'delete', relationOid, oldKind: marker === 'K' ? 'key' : 'old', oldTuple: readTuple(reader) };
+      if (marker !== 'K' && marker !== 'O')
+        throw new Error(`pgoutput: delete: expected "K" or "O", got "${marker}"`);
+      return {
+        tag: 'delete',
+        relationOid,
+        oldKind: marker === 'K' ? 'key' : 'old',
+        oldTuple: readTuple(reader),
+      };
     }
     case 'T': {
       const count = reader.uint32();
       const options = reader.uint8();
       const relationOids = [];
       for (let i = 0; i < count; i++) relationOids.push(reader.uint32());
-      return { tag: 'truncate', cascade: (options & 1) === 1, restartIdentity: (options & 2) === 2, relationOids };
+      return {
+        tag: 'truncate',
+        cascade: (options & 1) === 1,
+        restartIdentity: (options & 2) === 2,
+        relationOids,
+      };
     }
     case 'M': {
       const flags = reader.uint8();

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { convertValue, type ValueMode } from '../pgoutput/change-assembler.js';
 import { quoteIdent } from '../replication-stream.js';
 import type { TableDescription } from '../source-setup.js';
-import { type Watermark, WATERMARK_PREFIX, type WatermarkCoordinator } from './watermarks.js';
+import { WATERMARK_PREFIX, type Watermark, type WatermarkCoordinator } from './watermarks.js';
 
 /** Where snapshot requests and progress live: a table in the source database. */
 const SCHEMA = 'cdc_cache';
@@ -50,7 +50,11 @@ export async function ensureSnapshotTable(db: pg.ClientBase | pg.Pool): Promise<
 }
 
 /** Asks the worker of this slot to snapshot a table (again); it starts within a poll interval. */
-export async function requestSnapshot(db: pg.ClientBase | pg.Pool, slot: string, table: string): Promise<number> {
+export async function requestSnapshot(
+  db: pg.ClientBase | pg.Pool,
+  slot: string,
+  table: string,
+): Promise<number> {
   await ensureSnapshotTable(db);
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${SCHEMA}.snapshots (slot, table_name, status) VALUES ($1, $2, 'requested') RETURNING id`,
@@ -60,7 +64,11 @@ export async function requestSnapshot(db: pg.ClientBase | pg.Pool, slot: string,
 }
 
 /** Requests a first snapshot of every table that never had one for this slot. */
-export async function requestInitialSnapshots(db: pg.ClientBase | pg.Pool, slot: string, tables: string[]): Promise<string[]> {
+export async function requestInitialSnapshots(
+  db: pg.ClientBase | pg.Pool,
+  slot: string,
+  tables: string[],
+): Promise<string[]> {
   await ensureSnapshotTable(db);
   const requested: string[] = [];
   for (const table of tables) {
@@ -108,7 +116,10 @@ export class SnapshotRunner {
       }
       const table = this.options.tables.find((candidate) => candidate.name === next.table);
       if (!table) {
-        await this.db.query(`UPDATE ${SCHEMA}.snapshots SET status = 'done', finished_at = now() WHERE id = $1`, [next.id]);
+        await this.db.query(
+          `UPDATE ${SCHEMA}.snapshots SET status = 'done', finished_at = now() WHERE id = $1`,
+          [next.id],
+        );
         continue;
       }
       try {
@@ -127,8 +138,18 @@ export class SnapshotRunner {
     await this.db.end().catch(() => undefined);
   }
 
-  private async nextRequest(): Promise<{ id: number; table: string; lastKey: RowImage | null; rowsDone: number } | null> {
-    const { rows } = await this.db.query<{ id: string; table_name: string; last_key: string | null; rows_done: string }>(
+  private async nextRequest(): Promise<{
+    id: number;
+    table: string;
+    lastKey: RowImage | null;
+    rowsDone: number;
+  } | null> {
+    const { rows } = await this.db.query<{
+      id: string;
+      table_name: string;
+      last_key: string | null;
+      rows_done: string;
+    }>(
       `SELECT id, table_name, last_key::text, rows_done FROM ${SCHEMA}.snapshots
         WHERE slot = $1 AND status IN ('requested', 'running') ORDER BY id LIMIT 1`,
       [this.options.slot],
@@ -143,7 +164,12 @@ export class SnapshotRunner {
     };
   }
 
-  private async snapshotTable(id: number, table: TableDescription, resumeAfter: RowImage | null, rowsDoneBefore: number) {
+  private async snapshotTable(
+    id: number,
+    table: TableDescription,
+    resumeAfter: RowImage | null,
+    rowsDoneBefore: number,
+  ) {
     const estimate = await this.db.query<{ estimate: string }>(
       'SELECT greatest(reltuples, 0)::bigint::text AS estimate FROM pg_class WHERE oid = $1',
       [table.oid],
@@ -200,10 +226,17 @@ export class SnapshotRunner {
 
   private async emitWatermark(watermark: Watermark): Promise<void> {
     // Non-transactional: it enters the stream at once, at its own WAL position.
-    await this.db.query('SELECT pg_logical_emit_message(false, $1, $2)', [WATERMARK_PREFIX, JSON.stringify(watermark)]);
+    await this.db.query('SELECT pg_logical_emit_message(false, $1, $2)', [
+      WATERMARK_PREFIX,
+      JSON.stringify(watermark),
+    ]);
   }
 
-  private async readChunk(table: TableDescription, after: RowImage | null, limit: number): Promise<RowImage[]> {
+  private async readChunk(
+    table: TableDescription,
+    after: RowImage | null,
+    limit: number,
+  ): Promise<RowImage[]> {
     const columns = table.columns.map(quoteIdent).join(', ');
     const keys = table.keyColumns.map(quoteIdent);
     const from = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
@@ -244,7 +277,8 @@ export class SnapshotRunner {
       const row: RowImage = {};
       result.fields.forEach((field, index) => {
         const value = values[index];
-        row[field.name] = value === null ? null : convertValue(String(value), field.dataTypeID, this.options.valueMode);
+        row[field.name] =
+          value === null ? null : convertValue(String(value), field.dataTypeID, this.options.valueMode);
       });
       return row;
     });

@@ -99,7 +99,8 @@ export class WatermarkCoordinator {
     this.chunks.clear();
     this.durable.clear();
     for (const waiters of [this.waiting, this.lowSeen]) {
-      for (const [id, waiter] of waiters) waiter.reject(new Error(`snapshot chunk ${id} abandoned: ${reason}`));
+      for (const [id, waiter] of waiters)
+        waiter.reject(new Error(`snapshot chunk ${id} abandoned: ${reason}`));
       waiters.clear();
     }
   }

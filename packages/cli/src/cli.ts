@@ -1,4 +1,6 @@
+import { ConfigError, configPathFromArgv, loadConfig } from '@cdc-cache/core';
 import { down, status, up } from '@cdc-cache/local-stack';
+import { resnapshot } from './commands/resnapshot.js';
 import { formatServerTable } from './commands/status.js';
 
 /** Exit codes scripts can rely on. */
@@ -13,17 +15,23 @@ const HELP = `cdc-cache: keeps Redis, Memcached and Elasticsearch in step with P
 Usage: cdc-cache <command> [options]
 
 Commands:
-  up        start the local stack (installs servers on first use) and wait until healthy
-  down      stop everything 'up' started
-  status    show each server: port, pid, version, health (exit 3 if any is unhealthy)
+  up                      start the local stack (installs servers on first use) and wait until healthy
+  down                    stop everything 'up' started
+  status                  show each server: port, pid, version, health (exit 3 if any is unhealthy)
+  resnapshot TABLE        read TABLE (schema.table) again into its topic, while streaming goes on;
+                          shows progress until done (--no-wait: only request it)
 
 Options:
-  -h, --help  show this help
+  -c, --config FILE       the cdc-cache config (default: $CDC_CACHE_CONFIG)
+  -h, --help              show this help
 
-Exit codes: 0 ok, 1 failed, 2 usage error, 3 unhealthy.
+Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 unhealthy.
 `;
 
-export async function runCli(argv: string[], io: { out: Output; err: Output }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: { out: Output; err: Output; isTTY?: boolean; env?: Record<string, string | undefined> },
+): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     io.out.write(HELP);
@@ -47,12 +55,48 @@ export async function runCli(argv: string[], io: { out: Output; err: Output }): 
         io.out.write(formatServerTable(servers));
         return servers.every((server) => server.healthy) ? EXIT.ok : EXIT.unhealthy;
       }
+      case 'resnapshot': {
+        const table = positional(rest);
+        if (!table) {
+          io.err.write(`cdc-cache resnapshot: name the table, e.g. cdc-cache resnapshot public.users\n`);
+          return EXIT.usage;
+        }
+        const config = loadConfig({
+          path: configPathFromArgv(rest) ?? undefined,
+          env: io.env ?? process.env,
+        });
+        await resnapshot({
+          config,
+          table,
+          wait: !rest.includes('--no-wait'),
+          out: io.out,
+          isTTY: io.isTTY === true,
+        });
+        return EXIT.ok;
+      }
       default:
         io.err.write(`cdc-cache: unknown command "${command}"; run 'cdc-cache --help' for the list\n`);
         return EXIT.usage;
     }
   } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) io.err.write(`${problem}\n`);
+      return EXIT.usage;
+    }
     io.err.write(`cdc-cache ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.failed;
   }
+}
+
+/** The first argument that is neither an option nor an option's value. */
+function positional(args: string[]): string | undefined {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg === '-c' || arg === '--config') {
+      index += 1;
+      continue;
+    }
+    if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }

@@ -51,6 +51,25 @@ describe('cdc-worker bad input', () => {
     );
   });
 
+  it('says which statement to run when the user may not create the publication', async () => {
+    const role = `${slate.id}_low`;
+    await slate.db.query(`CREATE ROLE ${role} LOGIN REPLICATION`);
+    try {
+      const url = new URL(slate.pgUrl);
+      url.username = role;
+      const config = workerConfig(slate, ['public.users']);
+      (config.source.postgres as { url: string }).url = url.toString();
+      const line = await failureLine(config);
+      expect(line).toMatch(
+        new RegExp(
+          `^source\\.postgres: the user may not create or alter publication "${slate.slotName}" \\(.*\\); as a superuser run: CREATE PUBLICATION "${slate.slotName}" FOR TABLE "public"\\."users";`,
+        ),
+      );
+    } finally {
+      await slate.db.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('retries with a clear line while Kafka is unreachable', async () => {
     const config = workerConfig(slate, ['public.users'], { postgres: { snapshot: { mode: 'never' } } });
     (config.kafka as { brokers: string[] }).brokers = ['127.0.0.1:1'];

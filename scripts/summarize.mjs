@@ -9,9 +9,14 @@ let passed = 0;
 let failed = staticChecks?.failed ?? 1;
 if (report) {
   passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
-  // A test that was skipped or left as todo is a defect here, not a pass.
+  failed += report.numFailedTests ?? 0;
+  // A skipped or todo test is a defect here, not a pass.
   failed += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  // A file that failed without a failing test (it did not load, a hook threw) counts once.
+  for (const file of report.testResults ?? []) {
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === 'failed').length;
+    if (file.status === 'failed' && failedTests === 0) failed += 1;
+  }
 } else {
   failed += 1;
 }

@@ -102,7 +102,12 @@ describe('cdc-worker events', () => {
     await slate.db.query(`INSERT INTO users (id, email, nickname) VALUES (10, 'ten@example.com', 'tenny')`);
     await slate.db.query('ALTER TABLE users DROP COLUMN score');
     await slate.db.query(`INSERT INTO users (id, email, nickname) VALUES (11, 'eleven@example.com', 'elf')`);
-    const events = await readEvents([topic], (events) => events.some((e) => e.event.key?.id === '11'));
+    // Rows 10 and 11 may sit in different partitions: wait for both.
+    const events = await readEvents(
+      [topic],
+      (events) =>
+        events.some((e) => e.event.key?.id === '10') && events.some((e) => e.event.key?.id === '11'),
+    );
     const ten = events.find((message) => message.event.key?.id === '10')!.event;
     const eleven = events.find((message) => message.event.key?.id === '11')!.event;
     expect(ten.after).toEqual({

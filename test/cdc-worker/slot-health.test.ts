@@ -1,7 +1,14 @@
 import { freshSlate, type ServiceProcess, type Slate, stackAddresses } from '@cdc-cache/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEvents, startWorker, stopWorker, waitStreaming, workerConfig } from './worker-harness.js';
+import {
+  distinctKeys,
+  readEvents,
+  startWorker,
+  stopWorker,
+  waitStreaming,
+  workerConfig,
+} from './worker-harness.js';
 
 let slate: Slate;
 let other: Slate;

@@ -6,7 +6,14 @@ import {
   startKafkaFaultProxy,
 } from '@cdc-cache/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEvents, startWorker, stopWorker, waitStreaming, workerConfig } from './worker-harness.js';
+import {
+  distinctKeys,
+  readEvents,
+  startWorker,
+  stopWorker,
+  waitStreaming,
+  workerConfig,
+} from './worker-harness.js';
 
 let slate: Slate;
 let worker: ServiceProcess | undefined;

@@ -74,3 +74,8 @@ export async function stopWorker(worker: ServiceProcess | undefined): Promise<vo
   await worker.exited;
   clearTimeout(timer);
 }
+
+/** How many distinct rows have an event with this op (duplicates after a replay count once). */
+export function distinctKeys(events: DecodedMessage[], op: string): number {
+  return new Set(events.filter((e) => e.event.op === op).map((e) => JSON.stringify(e.event.key))).size;
+}

@@ -58,6 +58,11 @@ export class PostgresSource implements AsyncIterable<SourceFrame> {
     return this.stream.receivedLsn;
   }
 
+  /** Ends the iteration (frames not yet consumed are dropped: they are replayed next time). */
+  endIteration(): void {
+    this.stream.endIteration();
+  }
+
   stop(): Promise<void> {
     return this.stream.stop();
   }

@@ -93,6 +93,16 @@ export class ReplicationStream implements AsyncIterable<StreamFrame> {
     return formatLsn(this.received);
   }
 
+  /**
+   * Ends the iteration after the frames already received, keeping the connection open so the
+   * owner can still confirm what became durable before stop().
+   */
+  endIteration(): void {
+    this.ended = true;
+    this.frames.length = 0;
+    this.wake();
+  }
+
   async stop(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = null;

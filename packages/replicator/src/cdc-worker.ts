@@ -89,6 +89,7 @@ export class CdcWorker {
   private source: PostgresSource | null = null;
   private timers: NodeJS.Timeout[] = [];
   private admin: pg.Pool | null = null;
+  private streaming: Promise<void> | null = null;
   private readonly coordinator = new WatermarkCoordinator();
   private snapshots: SnapshotRunner | null = null;
 
@@ -161,7 +162,8 @@ export class CdcWorker {
     let attempt = 0;
     while (!this.stopping) {
       try {
-        await Promise.race([this.streamOnce(database, tables, partitionCounts), lockLost]);
+        this.streaming = this.streamOnce(database, tables, partitionCounts);
+        await Promise.race([this.streaming, lockLost]);
         if (this.stopping) break;
         throw new Error('the replication stream ended');
       } catch (error) {
@@ -188,12 +190,13 @@ export class CdcWorker {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    // Stop reading, let what was sent be acknowledged and confirmed, then close the stream.
     this.replicator?.stop();
+    this.source?.endIteration();
+    await Promise.race([this.streaming?.catch(() => undefined), sleep(15_000)]);
     await this.snapshots?.stop();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    // The replicator's run() confirms the durable position on its way out; give it a moment.
-    await sleep(50);
     await this.source?.stop().catch(() => undefined);
     await this.admin?.end().catch(() => undefined);
     await this.lock.release();

@@ -47,7 +47,11 @@ export class ReplicationStream implements AsyncIterable<StreamFrame> {
   /** Opens the replication connection and starts streaming from the slot's confirmed position. */
   async start(): Promise<void> {
     // pg supports replication connections, but its typings do not list the option.
-    const config = { connectionString: this.options.connectionString, replication: 'database' };
+    const config = {
+      connectionString: this.options.connectionString,
+      replication: 'database',
+      application_name: `cdc-cache ${this.options.slot}`,
+    };
     const client = new pg.Client(config as pg.ClientConfig);
     this.client = client;
     client.on('error', (error) => this.fail(error));
@@ -131,6 +135,15 @@ export class ReplicationStream implements AsyncIterable<StreamFrame> {
   }
 
   private onCopyData(chunk: Buffer): void {
+    try {
+      this.onFrame(chunk);
+    } catch (error) {
+      // A frame we cannot decode stops the stream (the owner restarts from the confirmed LSN).
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private onFrame(chunk: Buffer): void {
     const type = chunk[0];
     if (type === 0x77) {
       // XLogData: 'w', Int64 start of the WAL data, Int64 current end of WAL, Int64 send time, payload.

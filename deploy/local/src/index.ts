@@ -5,6 +5,7 @@
  */
 export { StackError } from './errors.js';
 export type { ServerStatus } from './format.js';
+export { formatStatusTable } from './format.js';
 export { logPath, stateDir } from './paths.js';
 export type { ServerName } from './ports.js';
 export {

@@ -1,7 +1,6 @@
 import { ConfigError, configPathFromArgv, loadConfig } from '@cdc-cache/core';
-import { down, status, up } from '@cdc-cache/local-stack';
+import { down, formatStatusTable, status, up } from '@cdc-cache/local-stack';
 import { resnapshot } from './commands/resnapshot.js';
-import { formatServerTable } from './commands/status.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unhealthy: 3 } as const;
@@ -52,7 +51,7 @@ export async function runCli(
         return EXIT.ok;
       case 'status': {
         const servers = await status();
-        io.out.write(formatServerTable(servers));
+        io.out.write(`${formatStatusTable(servers)}\n`);
         return servers.every((server) => server.healthy) ? EXIT.ok : EXIT.unhealthy;
       }
       case 'resnapshot': {

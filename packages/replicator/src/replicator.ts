@@ -40,15 +40,26 @@ export interface ConfirmTarget {
   confirm(lsn: Lsn): void;
 }
 
+/** A batch being filled: its records, and the promise that it (and all before it) is durable. */
+interface OpenBatch {
+  records: ProducerRecord[];
+  durable: Promise<void>;
+  settle: (sent: Promise<void>) => void;
+}
+
 /**
  * The heart of "no lost change": events go to Kafka in WAL order, batched; each transaction's
  * end LSN is tracked against a promise that resolves only when its batch and every batch
  * before it are acknowledged (acks=all). The LSN confirmed to PostgreSQL is only ever the
  * highest such released position, so a crash anywhere replays and never skips.
+ *
+ * Batching adapts to the load: a batch is sent at a commit when a send slot is free (low
+ * latency when the stream is slow); when all slots are busy, records keep accumulating and the
+ * batch goes out as soon as a send completes (large batches when it is fast).
  */
 export class Replicator {
   private readonly tracker: FlushTracker;
-  private batch: ProducerRecord[] = [];
+  private batch: OpenBatch | null = null;
   /** Resolves when every batch sent so far is acknowledged; rejects if any failed. */
   private allSent: Promise<void> = Promise.resolve();
   private readonly inFlight: Promise<void>[] = [];
@@ -99,11 +110,12 @@ export class Replicator {
         this.inTransaction = true;
         const { event } = frame;
         const topic = this.options.encoder.topic(event);
+        const batch = this.openBatch();
         for (const record of this.options.encoder.records(event, this.options.partitionsOf(topic))) {
-          this.batch.push(record);
+          batch.records.push(record);
         }
         this.transactionEvents.push(event);
-        if (this.batch.length >= (this.options.maxBatchRecords ?? 1_000)) await this.flush();
+        if (batch.records.length >= (this.options.maxBatchRecords ?? 1_000)) await this.flush();
         return;
       }
       case 'commit': {
@@ -111,11 +123,11 @@ export class Replicator {
         const commitTime = events[0]?.source.commitTime ?? new Date().toISOString();
         this.transactionEvents = [];
         this.inTransaction = false;
-        // Send at every commit: latency matters more than batch size when the stream is slow;
-        // when it is fast, records accumulate while earlier sends are in flight.
-        await this.flush();
-        const durable = this.allSent;
+        // The transaction's records are in the open batch (or sent already): it is durable
+        // when that batch and everything before it is.
+        const durable = this.batch ? this.batch.durable : this.allSent;
         this.tracker.add(frame.endLsn, durable);
+        if (this.inFlight.length < this.maxInFlight) this.sendBatch();
         if (this.options.observer?.onTransactionDurable) {
           const observer = this.options.observer;
           durable.then(
@@ -128,7 +140,8 @@ export class Replicator {
       case 'keepalive':
         // Everything up to walEnd was sent by the server; once what we sent is durable, an
         // idle slot may advance to it (and retained WAL stays bounded).
-        if (!this.inTransaction && this.batch.length === 0) this.tracker.add(frame.walEnd, this.allSent);
+        if (!this.inTransaction)
+          this.tracker.add(frame.walEnd, this.batch ? this.batch.durable : this.allSent);
         return;
       case 'message':
         this.options.observer?.onMessage?.(frame);
@@ -142,22 +155,47 @@ export class Replicator {
     }
   }
 
-  /** Sends the current batch; keeps the number of sends in flight bounded. */
-  private async flush(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const records = this.batch;
-    this.batch = [];
-    const sent = this.options.producer.send(records);
-    const previous = this.allSent;
+  private get maxInFlight(): number {
+    return this.options.maxInFlightSends ?? 8;
+  }
+
+  private openBatch(): OpenBatch {
+    if (this.batch) return this.batch;
+    let settle!: (sent: Promise<void>) => void;
+    const durable = new Promise<void>((resolve, reject) => {
+      settle = (sent) => sent.then(resolve, reject);
+    });
+    durable.catch(() => undefined);
+    this.batch = { records: [], durable, settle };
+    return this.batch;
+  }
+
+  /** Sends the open batch now, if any. Synchronous, so a completing send can call it too. */
+  private sendBatch(): void {
+    const batch = this.batch;
+    if (!batch || batch.records.length === 0) return;
+    this.batch = null;
+    const sent = this.options.producer.send(batch.records);
     // Chained: durable only when this send and every earlier one succeeded.
-    this.allSent = Promise.all([previous, sent]).then(() => undefined);
-    this.allSent.catch(() => undefined);
+    const chained = Promise.all([this.allSent, sent]).then(() => undefined);
+    chained.catch(() => undefined);
+    this.allSent = chained;
+    batch.settle(chained);
     this.inFlight.push(sent);
     sent.then(
-      () => this.inFlight.splice(this.inFlight.indexOf(sent), 1),
+      () => {
+        this.inFlight.splice(this.inFlight.indexOf(sent), 1);
+        // Records that waited for a free slot go now.
+        this.sendBatch();
+      },
       () => undefined,
     );
-    while (this.inFlight.length >= (this.options.maxInFlightSends ?? 8)) {
+  }
+
+  /** Sends the open batch and waits until a send slot is free (backpressure on the stream). */
+  private async flush(): Promise<void> {
+    this.sendBatch();
+    while (this.inFlight.length >= this.maxInFlight) {
       await Promise.race(this.inFlight);
       this.throwIfFailed();
     }

@@ -126,11 +126,51 @@ export function crossCheck(config: Config): Problem[] {
     });
   });
 
+  config.services.readApi.routes.forEach((route, position) => {
+    const path = ['services', 'readApi', 'routes', position] as const;
+    const rule = config.rules.find((candidate) => candidate.table === route.table);
+    const keyRule = rule?.keys.find(
+      (candidate) => candidate.key === route.key && candidate.store === route.store,
+    );
+    if (keyRule === undefined) {
+      problems.push({
+        path: [...path, 'key'],
+        message: `${route.table} has no rule key ${route.key} in ${route.store}; name one of the keys under rules (table ${route.table})`,
+      });
+      return;
+    }
+    const segments = route.path.split('/');
+    const placeholders = segments.filter((segment) => segment.includes('{') || segment.includes('}'));
+    const columns = placeholders.map((segment) => /^\{([^{}/]+)\}$/.exec(segment)?.[1]);
+    if (columns.some((column) => column === undefined)) {
+      problems.push({
+        path: [...path, 'path'],
+        message: `${route.path}: a placeholder must be a whole path segment, such as /v1/users/{id}`,
+      });
+      return;
+    }
+    let keyColumns: readonly string[] = [];
+    try {
+      keyColumns = compileKeyTemplate(route.key, { store: route.store }).columns;
+    } catch {
+      return; // reported with the rule
+    }
+    const sorted = (list: readonly (string | undefined)[]) => [...list].sort().join(', ');
+    if (sorted(columns) !== sorted(keyColumns) || new Set(columns).size !== columns.length) {
+      problems.push({
+        path: [...path, 'path'],
+        message: `${route.path} names the columns (${sorted(columns)}) but ${route.key} needs (${sorted(keyColumns)}); use exactly the key's columns`,
+      });
+    }
+  });
+
   const listeners: Array<{ name: string; host: string; port: number }> = [];
   const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '[::]';
   for (const [name, service] of Object.entries(config.services)) {
+    // Port 0 asks the OS for a free port: never a clash.
     const clash = listeners.find(
       (other) =>
+        service.port !== 0 &&
         other.port === service.port &&
         (other.host === service.host || wildcard(other.host) || wildcard(service.host)),
     );

@@ -105,6 +105,7 @@ describe('environment overrides', () => {
       servers: ['127.0.0.1:21211'],
       keyPrefix: '',
       maxKeyBytes: 250,
+      fenceTtl: 86_400,
     });
     expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'cdc', password: 'pw' });
   });

@@ -71,6 +71,9 @@ describe('parseConfig', () => {
       host: '127.0.0.1',
       port: 9482,
       groupId: 'cdc-cache-invalidator',
+      sessionTimeoutMs: 30_000,
+      concurrency: 256,
+      retry: { attempts: 8, backoffMs: 1000 },
     });
     expect(config.log.level).toBe('info');
   });

@@ -271,6 +271,19 @@ const redisSchema = z
     maxKeyBytes: z.int().min(MIN_KEY_BYTES).max(MAX_KEY_BYTES.redis).default(KEY_LIMITS.redis).meta({
       description: 'Longer keys are replaced by a prefix and a SHA-256 (see docs/config.md, Keys).',
     }),
+    cluster: z.boolean().default(false).meta({
+      description:
+        'Redis Cluster: `url` names one node, the others are discovered. Every cache operation touches one key, so no script crosses slots; use a hash tag such as `\\{{tenant}\\}:{id}` only to keep keys together.',
+    }),
+    fenceTtl: z
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .default(86_400)
+      .meta({
+        description:
+          'How long the version of an evicted key (its tombstone) is kept, in seconds: an older change arriving later than this (a retry, a replay) is applied as an evict, never as a refresh.',
+      }),
   })
   .optional()
   .meta({ description: 'A Redis server (or cluster entry point) rules can write to as store: redis.' });
@@ -290,6 +303,15 @@ const memcachedSchema = z
     maxKeyBytes: z.int().min(MIN_KEY_BYTES).max(MAX_KEY_BYTES.memcached).default(KEY_LIMITS.memcached).meta({
       description: "Longer keys are replaced by a prefix and a SHA-256; Memcached's own limit is 250.",
     }),
+    fenceTtl: z
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .default(86_400)
+      .meta({
+        description:
+          'How long the version of an evicted key (its tombstone) is kept, in seconds: an older change arriving later than this (a retry, a replay) is applied as an evict, never as a refresh.',
+      }),
   })
   .optional()
   .meta({ description: 'Memcached servers rules can write to as store: memcached.' });
@@ -365,7 +387,7 @@ const searchIndexSchema = z
       .optional()
       .meta({
         description: 'Elasticsearch mapping properties for the fields (used when the index is created).',
-        examples: [{ price: { type: 'scaled_float', scaling_factor: 100 } }],
+        examples: [{ price: { type: 'double' } }],
       }),
   })
   .meta({ description: 'One Elasticsearch index fed from one table.' });
@@ -390,6 +412,29 @@ const searchSchema = z
   })
   .optional()
   .meta({ description: 'Full-text search: absent means no search-indexer.' });
+
+const readRouteSchema = z
+  .strictObject({
+    path: checked(z.string(), (value) =>
+      /^\/[A-Za-z0-9._~/{}-]*$/.test(value) && /\{[^{}/]+\}/.test(value)
+        ? null
+        : `${quote(value)} is not a route; write a path with {column} placeholders, such as /v1/users/{id}`,
+    ).meta({
+      description:
+        'Path with `{column}` placeholders, each a whole path segment, such as `/v1/users/{id}`; the row is looked up by these columns.',
+      examples: ['/v1/users/{id}'],
+    }),
+    table: tableName.meta({
+      description: 'The table, as schema.table; must have a rule.',
+      examples: ['public.users'],
+    }),
+    key: z.string().meta({
+      description: "One of the table's rule keys, as written there; its columns must be the path's columns.",
+      examples: ['user:{id}'],
+    }),
+    store: z.enum(STORE_NAMES).meta({ description: 'The store of that rule key.', examples: ['redis'] }),
+  })
+  .meta({ description: 'One read-api route: a path, the row it reads, the cache key it fills.' });
 
 function service(defaultPort: number, what: string) {
   return {
@@ -419,6 +464,26 @@ const servicesSchema = z
           .min(1)
           .default('cdc-cache-invalidator')
           .meta({ description: 'Kafka consumer group of the cache-invalidators.' }),
+        sessionTimeoutMs: z.int().min(6_000).max(300_000).default(30_000).meta({
+          description:
+            'Kafka group session timeout, in ms: how long the group waits for a member that stopped answering (a crashed invalidator) before its partitions move.',
+        }),
+        concurrency: z.int().min(1).max(10_000).default(256).meta({
+          description:
+            'Cache operations in flight at once per process (different keys run concurrently; one key stays in order).',
+        }),
+        retry: z
+          .strictObject({
+            attempts: z.int().min(1).max(100).default(8).meta({
+              description:
+                'Attempts of a failed cache operation (the first included) before it becomes a dead letter; a store that is down does not use them up.',
+            }),
+            backoffMs: z.int().min(10).max(3_600_000).default(1000).meta({
+              description: 'Delay before the first retry, in ms; doubled for each further attempt.',
+            }),
+          })
+          .prefault({})
+          .meta({ description: 'The retry queue (BullMQ, on the Redis of stores.redis).' }),
       })
       .prefault({})
       .meta({ description: 'The cache-invalidator (Kafka to Redis and Memcached).' }),
@@ -430,11 +495,52 @@ const servicesSchema = z
           .min(1)
           .default('cdc-cache-search-indexer')
           .meta({ description: 'Kafka consumer group of the search-indexers.' }),
+        bulkActions: z
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(1000)
+          .meta({ description: 'Most document writes in one Elasticsearch bulk request.' }),
+        flushIntervalMs: z
+          .int()
+          .min(0)
+          .max(60_000)
+          .default(20)
+          .meta({ description: 'Longest a change waits for a fuller bulk request, in ms.' }),
+        maxAttempts: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .meta({
+            description:
+              'Attempts of a document write Elasticsearch refuses before it goes to the dead-letter topic <topicPrefix>.dlq.search-indexer; 429 and an unreachable cluster do not use them up.',
+          }),
       })
       .prefault({})
       .meta({ description: 'The search-indexer (Kafka to Elasticsearch).' }),
     readApi: z
-      .strictObject(service(9484, 'read-api (read-through API, /metrics, /healthz, /readyz)'))
+      .strictObject({
+        ...service(9484, 'read-api (read-through API, /metrics, /healthz, /readyz)'),
+        routes: z.array(readRouteSchema).default([]).meta({
+          description:
+            'GET routes the read-api serves; empty means one per rule: `/v1/<table>/{<columns of its first key>}` for the first key of each rule.',
+        }),
+        leaseTtlMs: z.int().min(100).max(60_000).default(5_000).meta({
+          description:
+            'How long a reader may hold the lease on a missing key while it reads PostgreSQL, in ms.',
+        }),
+        leaseWaitMs: z.int().min(0).max(10_000).default(500).meta({
+          description:
+            'How long other readers of a missing key wait for the leaseholder to fill it before reading PostgreSQL themselves (without storing), in ms.',
+        }),
+        fillTtl: z
+          .int()
+          .min(1)
+          .max(30 * 24 * 3600)
+          .default(3600)
+          .meta({ description: 'Expiry of values the read-api stores on a miss, in seconds.' }),
+      })
       .prefault({})
       .meta({ description: 'The read-api NGINX sends cache misses to.' }),
   })

@@ -507,15 +507,10 @@ const servicesSchema = z
           .max(60_000)
           .default(20)
           .meta({ description: 'Longest a change waits for a fuller bulk request, in ms.' }),
-        maxAttempts: z
-          .int()
-          .min(1)
-          .max(100)
-          .default(5)
-          .meta({
-            description:
-              'Attempts of a document write Elasticsearch refuses before it goes to the dead-letter topic <topicPrefix>.dlq.search-indexer; 429 and an unreachable cluster do not use them up.',
-          }),
+        maxAttempts: z.int().min(1).max(100).default(5).meta({
+          description:
+            'Attempts of a document write Elasticsearch refuses before it goes to the dead-letter topic <topicPrefix>.dlq.search-indexer; 429 and an unreachable cluster do not use them up.',
+        }),
       })
       .prefault({})
       .meta({ description: 'The search-indexer (Kafka to Elasticsearch).' }),

@@ -7,5 +7,5 @@
 \if :r % 2 = 0
 UPDATE documents SET version = version + 1, title = 'doc ' || :id || ' rev ' || :r WHERE id = :id;
 \else
-UPDATE documents SET version = version + 1, body = repeat(md5((:id::bigint * 1000003 + :r)::text), 64) WHERE id = :id;
+UPDATE documents SET version = version + 1, body = repeat(md5((CAST(:id AS bigint) * 1000003 + :r)::text), 64) WHERE id = :id;
 \endif

@@ -1,0 +1,13 @@
+export type { CacheOp, RowOp, TruncateOp } from './cache-op.js';
+export type { CommandOutput } from './dead-letter-command.js';
+export { DEAD_LETTER_USAGE, runDeadLetterCommand } from './dead-letter-command.js';
+export type { CacheInvalidatorOptions, InvalidatorMetrics } from './invalidator.js';
+export { CacheInvalidator } from './invalidator.js';
+export { OpRunner } from './op-runner.js';
+export type { Plan, PlanProblem } from './plan.js';
+export { planEvent } from './plan.js';
+export type { DeadLetter, DeadMessage, QueueConnection, RetryEntry } from './retry-queue.js';
+export { DeadLetterQueue, RetryQueue } from './retry-queue.js';
+export type { CompiledKey, CompiledRule } from './rules.js';
+export { compileRules } from './rules.js';
+export { CacheInvalidatorService, queueConnection } from './service.js';

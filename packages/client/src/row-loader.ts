@@ -1,17 +1,7 @@
-import { canonicalJson, type RowImage } from '@cdc-cache/core';
+import { canonicalJson, convertValue, type RowImage, type ValueMode } from '@cdc-cache/core';
 import type pg from 'pg';
 
-export type ValueMode = 'text' | 'parsed';
-
-/** pg's type OIDs that `types: parsed` turns into JSON values (as the cdc-worker does). */
-const BOOL = 16;
-const INT2 = 21;
-const INT4 = 23;
-const OID = 26;
-const FLOAT4 = 700;
-const FLOAT8 = 701;
-const JSON_OID = 114;
-const JSONB = 3802;
+export type { ValueMode } from '@cdc-cache/core';
 
 /** Every value as pg's text output: the same text the cdc-worker puts in events. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
@@ -19,7 +9,7 @@ const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 /**
  * Reads one row as the row document the cache-invalidator writes: the canonical JSON of the
  * row image (columns sorted), values as the config's `types` asks, exactly as in change events
- * (pg-source's convertValue), so a value filled by a reader and one refreshed from an event
+ * (core's convertValue), so a value filled by a reader and one refreshed from an event
  * are the same bytes.
  */
 export class RowLoader {
@@ -46,31 +36,9 @@ export class RowLoader {
     for (const field of result.fields) {
       const text = row[field.name];
       image[field.name] =
-        text === null || text === undefined ? null : convert(text, field.dataTypeID, this.valueMode);
+        text === null || text === undefined ? null : convertValue(text, field.dataTypeID, this.valueMode);
     }
     return canonicalJson(image);
-  }
-}
-
-function convert(text: string, typeOid: number, valueMode: ValueMode): unknown {
-  if (valueMode === 'text') return text;
-  switch (typeOid) {
-    case BOOL:
-      return text === 't';
-    case INT2:
-    case INT4:
-    case OID:
-      return Number(text);
-    case FLOAT4:
-    case FLOAT8: {
-      const number = Number(text);
-      return Number.isFinite(number) ? number : text;
-    }
-    case JSON_OID:
-    case JSONB:
-      return JSON.parse(text);
-    default:
-      return text;
   }
 }
 

@@ -72,3 +72,5 @@ export {
 } from './key-template.js';
 export type { Lsn } from './lsn.js';
 export { compareLsn, formatLsn, parseLsn } from './lsn.js';
+export type { ValueMode } from './pg-values.js';
+export { convertValue } from './pg-values.js';

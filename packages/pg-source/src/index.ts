@@ -1,6 +1,8 @@
+// Re-exported for readers of this package; it lives in core so the read path shares it.
+export { convertValue } from '@cdc-cache/core';
 export { FlushTracker } from './flush-tracker.js';
 export type { KnownRelation, SourceItem, ValueMode } from './pgoutput/change-assembler.js';
-export { ChangeAssembler, convertValue } from './pgoutput/change-assembler.js';
+export { ChangeAssembler } from './pgoutput/change-assembler.js';
 export { decodePgoutput } from './pgoutput/decode.js';
 export type { ColumnValue, PgoutputMessage } from './pgoutput/messages.js';
 export type { PostgresSourceOptions, SourceFrame } from './postgres-source.js';

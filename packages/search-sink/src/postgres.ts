@@ -96,7 +96,7 @@ export function sourceError(error: unknown, what: string): RowSourceError {
 export class PostgresRowSource implements RowSource {
   constructor(
     private readonly pool: pg.Pool,
-    /** pg's text output of a value of this type as the events carry it (pg-source's convertValue). */
+    /** pg's text output of a value of this type as the events carry it (core's convertValue). */
     private readonly convert: (text: string, typeOid: number) => unknown,
   ) {}
 

@@ -1,8 +1,15 @@
-import type { ChangeEvent, ChangeOp, Lsn, RowImage } from '@cdc-cache/core';
-import type { ColumnValue, PgoutputMessage, RelationMessage } from './messages.js';
+import {
+  type ChangeEvent,
+  type ChangeOp,
+  convertValue,
+  type Lsn,
+  type RowImage,
+  type ValueMode,
+} from '@cdc-cache/core';
 
-/** How column values appear in row images: pg's text output, or JSON types where lossless. */
-export type ValueMode = 'text' | 'parsed';
+export type { ValueMode } from '@cdc-cache/core';
+
+import type { ColumnValue, PgoutputMessage, RelationMessage } from './messages.js';
 
 /** What a table's events are keyed by: its primary key, or columns the config names. */
 export interface KnownRelation extends RelationMessage {
@@ -15,15 +22,6 @@ export type SourceItem =
   | { kind: 'commit'; commitLsn: Lsn; endLsn: Lsn; txId: number; changes: number }
   | { kind: 'message'; transactional: boolean; lsn: Lsn; prefix: string; content: Buffer }
   | { kind: 'relation'; relation: KnownRelation };
-
-const BOOL = 16;
-const INT2 = 21;
-const INT4 = 23;
-const OID = 26;
-const FLOAT4 = 700;
-const FLOAT8 = 701;
-const JSON_OID = 114;
-const JSONB = 3802;
 
 /**
  * Turns pgoutput messages into change events: tracks relations, keeps each transaction's
@@ -202,33 +200,6 @@ export class ChangeAssembler {
   private requireTransaction(what: string): { commitLsn: Lsn; commitTime: string; xid: number; seq: number } {
     if (!this.transaction) throw new Error(`pgoutput: ${what} outside a transaction (no Begin message)`);
     return this.transaction;
-  }
-}
-
-/**
- * A column's text value as it appears in a row image: as sent in text mode; in parsed mode,
- * JSON types where the conversion is lossless (bigint and numeric stay strings).
- */
-export function convertValue(text: string, typeOid: number, valueMode: ValueMode): unknown {
-  if (valueMode === 'text') return text;
-  switch (typeOid) {
-    case BOOL:
-      return text === 't';
-    case INT2:
-    case INT4:
-    case OID:
-      return Number(text);
-    case FLOAT4:
-    case FLOAT8: {
-      // NaN and ±Infinity have no JSON number: they stay text.
-      const number = Number(text);
-      return Number.isFinite(number) ? number : text;
-    }
-    case JSON_OID:
-    case JSONB:
-      return JSON.parse(text);
-    default:
-      return text;
   }
 }
 

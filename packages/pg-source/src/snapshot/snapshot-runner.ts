@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { RowImage } from '@cdc-cache/core';
+import { convertValue, type RowImage, type ValueMode } from '@cdc-cache/core';
 import pg from 'pg';
-import { convertValue, type ValueMode } from '../pgoutput/change-assembler.js';
+
 import { quoteIdent } from '../replication-stream.js';
 import type { TableDescription } from '../source-setup.js';
 import { WATERMARK_PREFIX, type Watermark, type WatermarkCoordinator } from './watermarks.js';
